@@ -1,0 +1,1 @@
+"""Relational records: batches, dossiers, documents, pages (SQLAlchemy 2.x)."""

@@ -1,0 +1,160 @@
+"""ORM models.  Every primary key is a UUIDv7 string; no sequential integer leaves the database."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from archive.ids import new_id
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+class Batch(Base):
+    """One run of ``archive ingest`` (or one upload): who, when, which office, which files."""
+
+    __tablename__ = "batches"
+    id: Mapped[str] = _id()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    office: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|completed
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # resumes the same command
+    engine: Mapped[str] = mapped_column(String(100))
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int | None] = mapped_column(Integer)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    files: Mapped[list[BatchFile]] = relationship(back_populates="batch", order_by="BatchFile.position")
+
+
+class BatchFile(Base):
+    """One source file of a batch, as given, and what became of it."""
+
+    __tablename__ = "batch_files"
+    __table_args__ = (UniqueConstraint("batch_id", "position"),)
+    id: Mapped[str] = _id()
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|ingested|duplicate|rejected
+    problem_code: Mapped[str | None] = mapped_column(String(64))
+    problem_detail: Mapped[str | None] = mapped_column(Text)
+    duplicate_of: Mapped[str | None] = mapped_column(String(36))  # original id
+    seconds: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    batch: Mapped[Batch] = relationship(back_populates="files")
+
+
+class Original(Base):
+    """A source file kept byte for byte; one row per distinct SHA-256."""
+
+    __tablename__ = "originals"
+    id: Mapped[str] = _id()
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(Text)
+    object_key: Mapped[str] = mapped_column(Text)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Dossier(Base):
+    """案卷: one dossier, with the case-record link fields the classifier fills."""
+
+    __tablename__ = "dossiers"
+    __table_args__ = (UniqueConstraint("original_id", "seq_in_source"),)
+    id: Mapped[str] = _id()
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    original_id: Mapped[str] = mapped_column(ForeignKey("originals.id"), index=True)
+    seq_in_source: Mapped[int] = mapped_column(Integer)  # 1.. for files split at separator sheets
+    archive_number: Mapped[str | None] = mapped_column(String(100), index=True)  # 档号
+    title: Mapped[str | None] = mapped_column(Text)
+    office: Mapped[str] = mapped_column(String(32), index=True)
+    business_type: Mapped[str | None] = mapped_column(String(64), index=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+    retention: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="needs_review")  # needs_review|archived|rejected
+    date_start: Mapped[date | None] = mapped_column(Date)
+    date_end: Mapped[date | None] = mapped_column(Date)
+    person_id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    person_name: Mapped[str | None] = mapped_column(String(100))
+    unit_uscc: Mapped[str | None] = mapped_column(String(18), index=True)
+    unit_name: Mapped[str | None] = mapped_column(Text)
+    business_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    page_count: Mapped[int] = mapped_column(Integer, default=0)
+    searchable_pdf_key: Mapped[str | None] = mapped_column(Text)
+    identifiers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    documents: Mapped[list[Document]] = relationship(back_populates="dossier", order_by="Document.seq")
+    pages: Mapped[list[Page]] = relationship(back_populates="dossier", order_by="Page.number")
+
+
+class Document(Base):
+    """件: a catalogue (卷内目录) entry with its page range."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("dossier_id", "seq"),)
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    start_page: Mapped[int] = mapped_column(Integer)
+    end_page: Mapped[int] = mapped_column(Integer)
+    document_number: Mapped[str | None] = mapped_column(String(100))
+    responsible: Mapped[str | None] = mapped_column(Text)
+    date: Mapped[date | None] = mapped_column(Date)
+    dossier: Mapped[Dossier] = relationship(back_populates="documents")
+
+
+class Page(Base):
+    """One page as scanned (separator sheets excluded), with its OCR."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("dossier_id", "number"), Index("ix_pages_image_sha256", "image_sha256"))
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    source_index: Mapped[int] = mapped_column(Integer)  # 0-based page of the original file
+    image_key: Mapped[str] = mapped_column(Text)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    rotation: Mapped[int] = mapped_column(Integer, default=0)
+    ocr_key: Mapped[str] = mapped_column(Text)
+    ocr_engine: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text, default="")
+    lines: Mapped[list[Any]] = mapped_column(default=list)  # [{"text", "box", "confidence"}]
+    mean_confidence: Mapped[float | None] = mapped_column(Float)
+    dossier: Mapped[Dossier] = relationship(back_populates="pages")
+
+
+class OcrResult(Base):
+    """OCR already done for a page image by an engine, so a resumed batch does not redo it."""
+
+    __tablename__ = "ocr_results"
+    image_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ocr_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,53 @@
+"""Settings read from environment variables prefixed ``ARCHIVE_``.
+
+This is the only process-wide state of the project.  Everything else is passed
+explicitly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARCHIVE_", extra="ignore")
+
+    home: Path = Field(default=Path("./archive-data"), description="All the embedded default keeps.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under home if unset.")
+    office: str = Field(default="000000", description="Default office code for batches.")
+
+    ocr_engine: Literal["paddle", "rapid"] = "paddle"
+    ocr_workers: int = Field(default=2, ge=0, description="OCR processes; 0 runs OCR in-process.")
+    ocr_threads: int = Field(default=1, ge=1, description="Math threads per OCR process.")
+    ocr_recycle_pages: int = Field(default=200, ge=1, description="Pages before an OCR process is replaced.")
+    ocr_model_dir: Path | None = Field(default=None, description="Folder with det/ and rec/ Paddle models.")
+    ocr_det_limit_side_len: int = 960
+
+    render_dpi: int = Field(default=200, ge=72, le=600)
+    max_image_pixels: int = Field(default=120_000_000, description="Decompression-bomb limit per page.")
+    max_file_bytes: int = Field(default=2 * 1024**3, description="Largest accepted source file.")
+    low_confidence: float = Field(default=0.80, description="Pages under this mean confidence are flagged.")
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'archive.db').resolve()}"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.home / "objects"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

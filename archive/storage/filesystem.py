@@ -1,0 +1,130 @@
+"""Filesystem object store for the embedded default.
+
+Each object is a read-only file ``<root>/<key>`` with a sidecar ``<root>/<key>.sha256`` holding its
+digest and size.  Writes go to a temporary file in the same folder, are fsynced, and renamed into
+place (the sidecar first, then the body, so a body never exists without its digest); the folder is
+fsynced after the rename.  An object whose body is missing is treated as absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from archive.storage.base import (
+    CHUNK,
+    IntegrityError,
+    ObjectInfo,
+    ObjectNotFound,
+    WriteOnceViolation,
+    sha256_bytes,
+    sha256_file,
+    validate_key,
+)
+
+SIDECAR = ".sha256"
+
+
+class FilesystemStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # -- paths -----------------------------------------------------------------------------
+    def _path(self, key: str) -> Path:
+        validate_key(key)
+        if key.endswith(SIDECAR):
+            raise ValueError(f"keys may not end in {SIDECAR}: {key!r}")
+        return self.root / key
+
+    def _recorded(self, path: Path) -> ObjectInfo | None:
+        side = path.with_name(path.name + SIDECAR)
+        if not path.exists() or not side.exists():
+            return None
+        sha, size = side.read_text(encoding="ascii").split()
+        return ObjectInfo(key=str(path.relative_to(self.root)), size=int(size), sha256=sha)
+
+    # -- writes ----------------------------------------------------------------------------
+    def _write_atomic(self, target: Path, writer) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                writer(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _fsync_dir(self, folder: Path) -> None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _commit(self, key: str, sha: str, size: int, write_body) -> ObjectInfo:
+        path = self._path(key)
+        existing = self._recorded(path)
+        if existing is not None:
+            if existing.sha256 != sha:
+                raise WriteOnceViolation(f"对象 {key} 已存在且内容不同，拒绝覆盖")
+            return existing
+        side = path.with_name(path.name + SIDECAR)
+        self._write_atomic(side, lambda fh: fh.write(f"{sha} {size}\n".encode("ascii")))
+        self._write_atomic(path, write_body)
+        self._fsync_dir(path.parent)
+        return ObjectInfo(key=key, size=size, sha256=sha)
+
+    def put(self, key: str, data: bytes) -> ObjectInfo:
+        return self._commit(key, sha256_bytes(data), len(data), lambda fh: fh.write(data))
+
+    def put_file(self, key: str, path: Path) -> ObjectInfo:
+        sha, size = sha256_file(path)
+
+        def copy(fh) -> None:
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, fh, CHUNK)
+
+        info = self._commit(key, sha, size, copy)
+        if not self.verify(key):  # the source changed while it was copied
+            raise IntegrityError(f"复制 {path} 时文件发生变化")
+        return info
+
+    # -- reads -----------------------------------------------------------------------------
+    def stat(self, key: str) -> ObjectInfo:
+        info = self._recorded(self._path(key))
+        if info is None:
+            raise ObjectNotFound(key)
+        return info
+
+    def exists(self, key: str) -> bool:
+        return self._recorded(self._path(key)) is not None
+
+    def get(self, key: str) -> bytes:
+        info = self.stat(key)
+        data = self._path(key).read_bytes()
+        if len(data) != info.size or sha256_bytes(data) != info.sha256:
+            raise IntegrityError(f"对象 {key} 校验失败：内容与记录的 SHA-256 不符")
+        return data
+
+    def verify(self, key: str) -> bool:
+        info = self.stat(key)
+        sha, size = sha256_file(self._path(key))
+        return sha == info.sha256 and size == info.size
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        for path in sorted(self.root.rglob("*")):
+            name = path.name
+            if path.is_file() and not name.endswith(SIDECAR) and not name.startswith(".tmp-"):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    yield key

@@ -1,0 +1,1 @@
+"""Page images and OCR engines behind one narrow interface."""

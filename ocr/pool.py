@@ -1,0 +1,115 @@
+"""OCR work in N worker processes, each with its own engine and fixed thread count.
+
+Workers are replaced after ``recycle`` pages, which bounds memory (PaddleOCR's grows with page
+sizes).  With ``workers=0`` the engine runs in the calling process (tests, debugging).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import resource
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+from ocr.engine import OcrEngine, PageOcr
+from ocr.images import ImageError
+from ocr.page import read_page
+from ocr.registry import EngineConfig, create_engine
+
+log = logging.getLogger(__name__)
+
+_engine: OcrEngine | None = None
+_pixel_limit: int = 0
+
+
+@dataclass
+class PageOutcome:
+    separator: str | None
+    ocr: dict | None  # PageOcr.to_json()
+    error: tuple[str, str] | None  # (code, detail)
+    seconds: float
+    pid: int
+    max_rss_mb: float
+
+    def page_ocr(self) -> PageOcr | None:
+        return PageOcr.from_json(self.ocr) if self.ocr is not None else None
+
+
+def _limit_threads(threads: int) -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "FLAGS_cpu_math_library_num_threads"):
+        os.environ[var] = str(threads)
+
+
+def _init_worker(cfg: EngineConfig, pixel_limit: int) -> None:
+    global _engine, _pixel_limit
+    _limit_threads(cfg.threads)
+    _engine = create_engine(cfg)
+    _pixel_limit = pixel_limit
+
+
+def _run(data: bytes) -> PageOutcome:
+    assert _engine is not None, "worker not initialised"
+    start = time.perf_counter()
+    try:
+        reading = read_page(_engine, data, _pixel_limit)
+        sep, ocr, err = reading.separator, (reading.ocr.to_json() if reading.ocr else None), None
+    except ImageError as exc:
+        sep, ocr, err = None, None, (exc.code, exc.detail)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return PageOutcome(sep, ocr, err, time.perf_counter() - start, os.getpid(), rss)
+
+
+class OcrPool:
+    def __init__(self, cfg: EngineConfig, workers: int, recycle: int, pixel_limit: int) -> None:
+        self.cfg = cfg
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        if workers > 0:
+            self._executor = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(cfg, pixel_limit),
+                max_tasks_per_child=recycle,
+            )
+        else:
+            _init_worker(cfg, pixel_limit)
+
+    @property
+    def capacity(self) -> int:
+        """How many pages to keep in flight so no worker waits."""
+        return max(1, self.workers * 2)
+
+    def submit(self, data: bytes) -> Future[PageOutcome]:
+        if self._executor is not None:
+            return self._executor.submit(_run, data)
+        fut: Future[PageOutcome] = Future()
+        fut.set_result(_run(data))
+        return fut
+
+    def close(self, cancel: bool = False) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=cancel)
+            self._executor = None
+
+    def __enter__(self) -> OcrPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close(cancel=exc[0] is not None)
+
+
+def engine_name(cfg: EngineConfig, factory: Callable[[EngineConfig], OcrEngine] = create_engine) -> str:
+    """The engine's identity string without loading a model where that is avoidable."""
+    from ocr.paddle_engine import PaddleEngine
+    from ocr.rapid_engine import RapidEngine
+
+    if cfg.name == "paddle" and cfg.model_dir is None:
+        return PaddleEngine.name
+    if cfg.name == "rapid":
+        return RapidEngine.name
+    return factory(cfg).name
