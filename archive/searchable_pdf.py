@@ -57,8 +57,10 @@ class _Writer:
         lines = [b"xref\n0 %d\n" % self.next_id, b"0000000000 65535 f \n"]
         lines += [b"%010d 00000 n \n" % self.offsets[n] for n in range(1, self.next_id)]
         self._write(b"".join(lines))
-        self._write(b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-            self.next_id, root, info, xref))
+        self._write(
+            b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+            % (self.next_id, root, info, xref)
+        )
 
 
 def _image_xobject(data: bytes, media_type: str) -> tuple[bytes, bytes, int, int]:
@@ -67,7 +69,10 @@ def _image_xobject(data: bytes, media_type: str) -> tuple[bytes, bytes, int, int
         width, height, mode = img.width, img.height, img.mode
         if media_type == "image/jpeg" and mode in ("L", "RGB"):
             space = b"/DeviceGray" if mode == "L" else b"/DeviceRGB"
-            entries = b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode" % (width, height, space)
+            entries = (
+                b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode"
+                % (width, height, space)
+            )
             return entries, data, width, height
         if mode == "1":
             raw, space, bpc = img.tobytes(), b"/DeviceGray", 1
@@ -75,7 +80,10 @@ def _image_xobject(data: bytes, media_type: str) -> tuple[bytes, bytes, int, int
             raw, space, bpc = img.tobytes(), b"/DeviceGray", 8
         else:
             raw, space, bpc = img.convert("RGB").tobytes(), b"/DeviceRGB", 8
-    entries = b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent %d /Filter /FlateDecode" % (width, height, space, bpc)
+    entries = (
+        b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent %d /Filter /FlateDecode"
+        % (width, height, space, bpc)
+    )
     return entries, zlib.compress(raw, 6), width, height
 
 
@@ -135,8 +143,10 @@ def _text_layer(ocr: PageOcr, cids: _Cids, scale: float, page_h: float) -> bytes
         x = line.left * scale
         y = page_h - line.bottom * scale + 0.12 * size  # baseline above the box's bottom (descent)
         stretch = 100.0 * width / (len(text) * size * 1000 / UNITS_PER_EM)
-        ops.append(b"/F1 %s Tf %s Tz 1 0 0 1 %s %s Tm <%s> Tj" % (
-            _num(size), _num(stretch), _num(x), _num(y), cids.encode(text).hex().upper().encode()))
+        ops.append(
+            b"/F1 %s Tf %s Tz 1 0 0 1 %s %s Tm <%s> Tj"
+            % (_num(size), _num(stretch), _num(x), _num(y), cids.encode(text).hex().upper().encode())
+        )
     ops.append(b"ET")
     return b"\n".join(ops)
 
@@ -157,9 +167,12 @@ def write_searchable_pdf(pages: Iterable[PdfPage], out: BinaryIO, title: str = "
         matrix = b" ".join(_num(v) for v in _placement(page.ocr.rotation, page_w, page_h))
         content = b"q %s cm /Im0 Do Q\n" % matrix + _text_layer(page.ocr, cids, scale, page_h)
         w.stream(content_id, b"/Filter /FlateDecode", zlib.compress(content, 6))
-        w.obj(page_id, b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Contents %d 0 R "
-              b"/Resources << /XObject << /Im0 %d 0 R >> /Font << /F1 %d 0 R >> >> >>" % (
-                  pages_id, _num(page_w), _num(page_h), content_id, image_id, font_id))
+        w.obj(
+            page_id,
+            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Contents %d 0 R "
+            b"/Resources << /XObject << /Im0 %d 0 R >> /Font << /F1 %d 0 R >> >> >>"
+            % (pages_id, _num(page_w), _num(page_h), content_id, image_id, font_id),
+        )
         kids.append(page_id)
     _write_font(w, font_id, cids)
     w.obj(pages_id, b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(kids), b" ".join(b"%d 0 R" % k for k in kids)))
@@ -173,13 +186,22 @@ def _write_font(w: _Writer, font_id: int, cids: _Cids) -> None:
     cid_font, descriptor, file_id, gidmap_id, tounicode_id = (w.reserve() for _ in range(5))
     font = glyphless_font()
     w.stream(file_id, b"/Length1 %d /Filter /FlateDecode" % len(font), zlib.compress(font))
-    gid_map = (b"\x00\x01" * (len(cids.by_char) + 1))  # every CID draws glyph 1, the blank
+    gid_map = b"\x00\x01" * (len(cids.by_char) + 1)  # every CID draws glyph 1, the blank
     w.stream(gidmap_id, b"/Filter /FlateDecode", zlib.compress(gid_map))
     w.stream(tounicode_id, b"/Filter /FlateDecode", zlib.compress(cids.to_unicode_cmap()))
-    w.obj(descriptor, b"<< /Type /FontDescriptor /FontName /GlyphLessFont /Flags 5 /FontBBox [0 -120 1000 880] "
-          b"/ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 80 /FontFile2 %d 0 R >>" % file_id)
-    w.obj(cid_font, b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /GlyphLessFont "
-          b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> "
-          b"/FontDescriptor %d 0 R /DW %d /CIDToGIDMap %d 0 R >>" % (descriptor, UNITS_PER_EM, gidmap_id))
-    w.obj(font_id, b"<< /Type /Font /Subtype /Type0 /BaseFont /GlyphLessFont /Encoding /Identity-H "
-          b"/DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>" % (cid_font, tounicode_id))
+    w.obj(
+        descriptor,
+        b"<< /Type /FontDescriptor /FontName /GlyphLessFont /Flags 5 /FontBBox [0 -120 1000 880] "
+        b"/ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 80 /FontFile2 %d 0 R >>" % file_id,
+    )
+    w.obj(
+        cid_font,
+        b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /GlyphLessFont "
+        b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> "
+        b"/FontDescriptor %d 0 R /DW %d /CIDToGIDMap %d 0 R >>" % (descriptor, UNITS_PER_EM, gidmap_id),
+    )
+    w.obj(
+        font_id,
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /GlyphLessFont /Encoding /Identity-H "
+        b"/DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>" % (cid_font, tounicode_id),
+    )

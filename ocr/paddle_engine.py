@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,11 @@ class PaddleEngine:
     ) -> None:
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
         os.environ.setdefault("PADDLE_PDX_MODEL_SOURCE", "BOS")
+        # paddle warns, on import and on model creation, that no compiler cache is installed
+        warnings.filterwarnings("ignore", message=".*ccache.*")
         from paddleocr import PaddleOCR  # heavy import: only where an engine is built
+
+        logging.getLogger("paddlex").setLevel(logging.WARNING)  # it prints each model it creates
 
         if model_dir is not None:
             dirs = ModelDirs(det=model_dir / "det", rec=model_dir / "rec")

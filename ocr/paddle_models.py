@@ -91,7 +91,7 @@ def ensure_model_dirs(cache_dir: Path) -> ModelDirs:
     root = _wheel_root()
     keys = (root / "ch_ppocr_rec" / "ppocr_keys_v1.txt").read_text(encoding="utf-8").splitlines()
     tag = hashlib.sha256(
-        (root / "models" / "ch_PP-OCRv4_rec_infer" / "inference.pdiparams").read_bytes()[:1 << 16]
+        (root / "models" / "ch_PP-OCRv4_rec_infer" / "inference.pdiparams").read_bytes()[: 1 << 16]
     ).hexdigest()[:12]
     base = cache_dir / f"paddle-{tag}"
     det, rec = base / DET_NAME, base / REC_NAME

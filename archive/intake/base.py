@@ -26,6 +26,7 @@ class IntakePage:
     media_type: str  # image/jpeg | image/png
     width: int
     height: int
+    dpi: float = 200.0  # resolution of the scan, for placing it on a PDF page
 
 
 class Ingestor(Protocol):

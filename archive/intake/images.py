@@ -30,6 +30,16 @@ def _checked(width: int, height: int, limit: int) -> None:
         raise IntakeError(exc.code, exc.detail) from exc
 
 
+def _dpi(img: Image.Image, default: float = 200.0) -> float:
+    """The scan's resolution from the file's metadata, when it is plausible."""
+    info = img.info.get("dpi")
+    try:
+        value = float(info[0]) if info else 0.0
+    except (TypeError, ValueError, IndexError):
+        value = 0.0
+    return value if 50 <= value <= 1200 else default
+
+
 class SingleImageIngestor:
     """A JPEG or PNG is one page, stored byte for byte."""
 
@@ -43,12 +53,13 @@ class SingleImageIngestor:
             except Exception as exc:
                 raise IntakeError("image_unreadable", f"图像文件损坏：{exc}") from exc
             self._size = img.size
+            self._dpi = _dpi(img)
 
     def page_count(self) -> int:
         return 1
 
     def pages(self) -> Iterator[IntakePage]:
-        yield IntakePage(0, self.path.read_bytes(), self.media_type, self._size[0], self._size[1])
+        yield IntakePage(0, self.path.read_bytes(), self.media_type, self._size[0], self._size[1], self._dpi)
 
 
 class TiffIngestor:
@@ -77,4 +88,4 @@ class TiffIngestor:
                     frame.convert(mode).save(buf, format="PNG")
                 except Exception as exc:
                     raise IntakeError("image_unreadable", f"TIFF 第 {index + 1} 页无法解码：{exc}") from exc
-                yield IntakePage(index, buf.getvalue(), "image/png", frame.width, frame.height)
+                yield IntakePage(index, buf.getvalue(), "image/png", frame.width, frame.height, _dpi(frame))

@@ -90,7 +90,9 @@ class PdfIngestor:
         except ImageError:
             return None
         self._check(width, height)
-        return IntakePage(index=index, data=data, media_type="image/jpeg", width=width, height=height)
+        box_width_pt = float(page.mediabox.width) or 595.0
+        dpi = width * 72.0 / box_width_pt
+        return IntakePage(index=index, data=data, media_type="image/jpeg", width=width, height=height, dpi=dpi)
 
     # -- slow path ---------------------------------------------------------------------------
     def _open_pdfium(self):
@@ -114,7 +116,12 @@ class PdfIngestor:
         buf = io.BytesIO()
         image.convert("RGB").save(buf, format="PNG", optimize=False, compress_level=6)
         return IntakePage(
-            index=index, data=buf.getvalue(), media_type="image/png", width=image.width, height=image.height
+            index=index,
+            data=buf.getvalue(),
+            media_type="image/png",
+            width=image.width,
+            height=image.height,
+            dpi=float(self.dpi),
         )
 
     def _check(self, width: int, height: int) -> None:

@@ -1,0 +1,146 @@
+"""The ``archive`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from contextlib import nullcontext
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from archive import logs
+from archive.intake import expand_paths
+from archive.pipeline.runner import BatchBusy, BatchSummary, current_user, run_batch
+from archive.runtime import open_runtime
+from archive.settings import Settings, get_settings
+
+STATUS_ZH = {"needs_review": "待审核", "archived": "已归档", "rejected": "已拒收", "duplicate": "重复"}
+DEMO_BATCH = Path(__file__).with_name("demo") / "sample-batch.pdf"
+
+console = Console(stderr=True)
+
+
+class RichProgress:
+    """Progress bars for files and pages on the terminal."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.files_task = progress.add_task("文件", total=0)
+        self.pages_task = progress.add_task("页面 OCR", total=0)
+
+    def files(self, total: int) -> None:
+        self.progress.update(self.files_task, total=total)
+
+    def pages_found(self, count: int) -> None:
+        task = self.progress.tasks[self.pages_task]
+        self.progress.update(self.pages_task, total=(task.total or 0) + count)
+
+    def page_done(self) -> None:
+        self.progress.advance(self.pages_task)
+
+    def file_done(self, source: str, status: str) -> None:
+        self.progress.advance(self.files_task)
+
+
+def _print_summary(summary: BatchSummary, report: Path | None) -> None:
+    table = Table(title=f"批次 {summary.batch_id}" + ("（续传）" if summary.resumed else ""))
+    table.add_column("状态")
+    table.add_column("案卷数", justify="right")
+    for status, count in sorted(summary.by_status.items()):
+        table.add_row(f"{STATUS_ZH.get(status, status)} ({status})", str(count))
+    console.print(table)
+    if summary.problems:
+        console.print("问题：" + "，".join(f"{code} × {n}" for code, n in summary.problems.most_common()))
+    rss = max(summary.worker_rss_mb.values(), default=0.0)
+    console.print(
+        f"页数 {summary.pages}，本次 OCR {summary.pages_ocred} 页，用时 {summary.seconds:.1f} 秒，"
+        f"{summary.pages_per_minute:.1f} 页/分钟，OCR 进程峰值内存 {rss:.0f} MB"
+    )
+    if report:
+        console.print(f"报告：{report}")
+
+
+def _ingest(settings: Settings, paths: list[str], office: str, report: Path | None) -> BatchSummary:
+    sources = expand_paths(paths)
+    if not sources:
+        raise click.UsageError("没有找到可入库的文件（支持 PDF、TIFF、JPEG、PNG）")
+    logs.configure(settings.home / "logs" / "archive.jsonl")
+    rt = open_runtime(settings)
+    out = report.open("w", encoding="utf-8") if report else nullcontext(sys.stdout)
+    try:
+        with (
+            out as fh,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            ) as bar,
+        ):
+
+            def emit(line: dict) -> None:
+                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+                fh.flush()
+
+            summary = run_batch(rt, sources, office=office, user=current_user(), emit=emit, progress=RichProgress(bar))
+    except BatchBusy as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        rt.close()
+    _print_summary(summary, report)
+    return summary
+
+
+@click.group()
+def main() -> None:
+    """社保档案数字化服务 — 扫描件批量入库、OCR、归档。"""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--office", default=None, help="经办机构代码（默认 ARCHIVE_OFFICE）")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), help="JSONL 报告文件")
+@click.option("--workers", type=int, default=None, help="OCR 进程数（默认 ARCHIVE_OCR_WORKERS）")
+@click.option("--engine", type=click.Choice(["paddle", "rapid"]), default=None, help="OCR 引擎")
+def ingest(
+    paths: tuple[str, ...], office: str | None, report: Path | None, workers: int | None, engine: str | None
+) -> None:
+    """批量入库扫描件（文件或文件夹，可多个）。"""
+    overrides: dict = {}
+    if workers is not None:
+        overrides["ocr_workers"] = workers
+    if engine is not None:
+        overrides["ocr_engine"] = engine
+    settings = get_settings().model_copy(update=overrides)
+    _ingest(settings, list(paths), office or settings.office, report)
+
+
+@main.command()
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def demo(report: Path | None) -> None:
+    """入库示例批次（含分隔页的扫描件）并打印汇总。"""
+    settings = get_settings()
+    report = report or settings.home / "demo-report.jsonl"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"示例批次：{DEMO_BATCH}，数据目录：{settings.home.resolve()}")
+    summary = _ingest(settings, [str(DEMO_BATCH)], settings.office, report)
+    lines = [json.loads(x) for x in report.read_text(encoding="utf-8").splitlines()]
+    counts = Counter(line["status"] for line in lines)
+    for line in lines:
+        console.print(
+            f"  {line['archive_number'] or '（无档号）'}  {STATUS_ZH.get(line['status'], line['status'])}  "
+            f"{len(line['pages'])} 页  身份证号 {', '.join(line['identifiers']['id_numbers']) or '—'}"
+        )
+    if summary.by_status and counts:
+        console.print("示例完成。")
+
+
+if __name__ == "__main__":
+    main()

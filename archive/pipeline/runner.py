@@ -1,0 +1,313 @@
+"""Run a batch: files flow through the steps while OCR workers read pages ahead of them.
+
+Pages of later files are handed to the workers while earlier files are still being read, with
+at most ``pool.capacity`` pages in flight; files are finished (stored, recorded, reported) in
+the order given.  Every finished file is committed on its own, so a crash loses nothing already
+committed, and running the same command again resumes the batch where it stopped.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select
+
+from archive.pipeline import steps
+from archive.pipeline.work import FileWork, Rejected
+from archive.records.models import Batch, BatchFile
+from archive.report import lines_for_file
+from archive.runtime import Runtime
+from ocr.pool import OcrPool, PageOutcome, engine_name
+from ocr.registry import EngineConfig
+
+log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    def files(self, total: int) -> None: ...
+
+    def pages_found(self, count: int) -> None: ...
+
+    def page_done(self) -> None: ...
+
+    def file_done(self, source: str, status: str) -> None: ...
+
+
+class NoProgress:
+    def files(self, total: int) -> None: ...
+
+    def pages_found(self, count: int) -> None: ...
+
+    def page_done(self) -> None: ...
+
+    def file_done(self, source: str, status: str) -> None: ...
+
+
+@dataclass
+class BatchSummary:
+    batch_id: str
+    resumed: bool
+    lines: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    problems: Counter = field(default_factory=Counter)
+    pages: int = 0
+    pages_ocred: int = 0
+    seconds: float = 0.0
+    ocr_seconds: float = 0.0
+    worker_rss_mb: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def pages_per_minute(self) -> float:
+        return 60.0 * self.pages_ocred / self.seconds if self.seconds else 0.0
+
+
+class BatchBusy(RuntimeError):
+    """Another live process is running the same batch."""
+
+
+def current_user() -> str:
+    try:
+        return f"system:{getpass.getuser()}"
+    except Exception:  # no passwd entry (containers)
+        return f"system:uid{os.getuid()}"
+
+
+def engine_config(rt: Runtime) -> EngineConfig:
+    s = rt.settings
+    return EngineConfig(
+        name=s.ocr_engine,
+        threads=s.ocr_threads,
+        cache_dir=s.cache_dir,
+        det_limit_side_len=s.ocr_det_limit_side_len,
+        model_dir=s.ocr_model_dir,
+    )
+
+
+def _fingerprint(sources: list[str], office: str) -> str:
+    resolved = [str(Path(s).resolve()) for s in sources]
+    return hashlib.sha256(json.dumps([office, resolved], ensure_ascii=False).encode()).hexdigest()
+
+
+def _alive(pid: int | None, host: str) -> bool:
+    if pid is None or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _open_batch(rt: Runtime, sources: list[str], office: str, user: str, engine: str) -> tuple[str, bool]:
+    """A new batch, or the unfinished one started by the same command (same files, same office)."""
+    fingerprint = _fingerprint(sources, office)
+    with rt.sessions.begin() as session:
+        earlier = session.scalar(
+            select(Batch)
+            .where(Batch.fingerprint == fingerprint, Batch.status == "running")
+            .order_by(Batch.created_at.desc())
+        )
+        if earlier is not None:
+            if earlier.pid != os.getpid() and _alive(earlier.pid, earlier.host):
+                raise BatchBusy(f"批次 {earlier.id} 正由进程 {earlier.pid} 处理，请等待其结束")
+            earlier.pid, earlier.host = os.getpid(), socket.gethostname()
+            return earlier.id, True
+        batch = Batch(
+            created_by=user,
+            office=office,
+            status="running",
+            fingerprint=fingerprint,
+            engine=engine,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            counts={},
+        )
+        session.add(batch)
+        session.flush()
+        for position, source in enumerate(sources):
+            session.add(BatchFile(batch_id=batch.id, position=position, source=source, status="pending"))
+        return batch.id, False
+
+
+class _Flow:
+    """Keeps the workers fed and finishes files in order."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        pool_factory: Callable[[], OcrPool],
+        summary: BatchSummary,
+        progress: Progress,
+        emit: Callable[[dict], None],
+    ) -> None:
+        self.rt = rt
+        self.pool_factory = pool_factory
+        self.pool = pool_factory()
+        self.summary = summary
+        self.progress = progress
+        self.emit = emit
+        self.pending: deque[FileWork] = deque()
+        self.futures: list[Future[PageOutcome]] = []
+        self.ctx: steps.IngestContext | None = None
+
+    # OCR submission with back-pressure: never more than pool.capacity pages in flight.
+    def submit(self, data: bytes) -> Future[PageOutcome]:
+        while True:
+            self.futures = [f for f in self.futures if not f.done()]
+            if len(self.futures) < self.pool.capacity:
+                break
+            wait(self.futures, return_when=FIRST_COMPLETED)
+            self.finish_ready()
+        future = self.pool.submit(data)
+        future.add_done_callback(lambda _f: self.progress.page_done())
+        self.futures.append(future)
+        return future
+
+    def resubmit(self, data: bytes) -> Future[PageOutcome]:
+        """After a worker died: a fresh pool, then the page again."""
+        self.pool.close(cancel=True)
+        self.pool = self.pool_factory()
+        for work in self.pending:  # pages of later files were lost with the old pool
+            for page in work.pages:
+                if page.future is not None and page.future.done() and page.future.exception() is not None:
+                    page.future = self.pool.submit(self.rt.store.get(page.image_key))
+        return self.pool.submit(data)
+
+    def start(self, ctx: steps.IngestContext, work: FileWork) -> None:
+        work.started = time.perf_counter()
+        try:
+            steps.identify(ctx, work)
+            if work.duplicate_of is None:
+                steps.keep_original(ctx, work)
+                source = ctx.sources[str(work.position)]
+                self.progress.pages_found(source.ingestor.page_count())  # type: ignore[attr-defined]
+                steps.scan_pages(ctx, work)
+        except Rejected as exc:
+            work.rejection = exc.problem
+        except Exception as exc:  # a bug or an I/O fault: this file fails, the batch goes on
+            log.exception("ingest step failed", extra={"source": work.source})
+            work.rejection = steps.Problem("internal_error", f"处理文件时发生内部错误：{exc}")
+        ctx.sources.pop(str(work.position), None)
+        self.pending.append(work)
+
+    def finish_ready(self) -> None:
+        while self.pending and all(p.future is None or p.future.done() for p in self.pending[0].pages):
+            self.finish(self.pending.popleft())
+
+    def finish_all(self) -> None:
+        while self.pending:
+            self.finish(self.pending.popleft())
+
+    def finish(self, work: FileWork) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if work.rejection is None and work.duplicate_of is None:
+            try:
+                steps.collect_ocr(ctx, work, self.resubmit)
+                steps.split_dossiers(work)
+                steps.check_dossiers(ctx, work)
+                steps.write_pdfs(ctx, work)
+            except Rejected as exc:
+                work.rejection = exc.problem
+            except Exception as exc:
+                log.exception("ingest step failed", extra={"source": work.source})
+                work.rejection = steps.Problem("internal_error", f"处理文件时发生内部错误：{exc}")
+        seconds = round(time.perf_counter() - work.started, 3)
+        if work.rejection is not None:
+            for page in work.pages:  # pages of a refused file are not waited for
+                if page.future is not None:
+                    page.future.cancel()
+            steps.reject(ctx, work, seconds)
+        else:
+            steps.commit(ctx, work, seconds)
+            for page in work.pages:
+                self.summary.ocr_seconds += page.seconds
+                if page.worker_pid is not None and page.worker_rss_mb is not None:
+                    rss = self.summary.worker_rss_mb
+                    rss[page.worker_pid] = max(rss.get(page.worker_pid, 0.0), page.worker_rss_mb)
+                if page.worker_pid is not None and page.separator is None:
+                    self.summary.pages_ocred += 1
+        status = self.report(work.record_id)
+        log.info("file finished", extra={"source": work.source, "status": status, "seconds": seconds})
+        self.progress.file_done(work.source, status)
+
+    def report(self, record_id: str) -> str:
+        with self.rt.sessions() as session:
+            record = session.get(BatchFile, record_id)
+            assert record is not None
+            for line in lines_for_file(session, record):
+                self.summary.lines += 1
+                self.summary.by_status[line["status"]] += 1
+                self.summary.pages += len(line["pages"])
+                for problem in line["problems"]:
+                    self.summary.problems[problem["code"]] += 1
+                self.emit(line)
+            return record.status
+
+
+def run_batch(
+    rt: Runtime,
+    sources: list[str],
+    *,
+    office: str,
+    user: str,
+    emit: Callable[[dict], None],
+    progress: Progress | None = None,
+    pool_factory: Callable[[], OcrPool] | None = None,
+) -> BatchSummary:
+    """Ingest ``sources`` as one batch; ``emit`` receives each report line as its file finishes."""
+    progress = progress or NoProgress()
+    cfg = engine_config(rt)
+    engine = engine_name(cfg)
+    batch_id, resumed = _open_batch(rt, sources, office, user, engine)
+    summary = BatchSummary(batch_id=batch_id, resumed=resumed)
+    started = time.perf_counter()
+    s = rt.settings
+    factory = pool_factory or (lambda: OcrPool(cfg, s.ocr_workers, s.ocr_recycle_pages, s.max_image_pixels))
+    flow = _Flow(rt, factory, summary, progress, emit)
+    flow.ctx = steps.IngestContext(rt=rt, batch_id=batch_id, office=office, engine_name=engine, submit=flow.submit)
+    with rt.sessions() as session:
+        records = session.scalars(
+            select(BatchFile).where(BatchFile.batch_id == batch_id).order_by(BatchFile.position)
+        ).all()
+    progress.files(len(records))
+    try:
+        for record in records:
+            if record.status != "pending":  # finished before an interruption: report it again
+                flow.finish_ready()
+                flow.finish_all()
+                flow.report(record.id)
+                progress.file_done(record.source, record.status)
+                continue
+            flow.start(flow.ctx, FileWork(position=record.position, source=record.source, record_id=record.id))
+            flow.finish_ready()
+        flow.finish_all()
+    finally:
+        flow.pool.close(cancel=True)
+    summary.seconds = time.perf_counter() - started
+    with rt.sessions.begin() as session:
+        batch = session.get(Batch, batch_id)
+        assert batch is not None
+        batch.status = "completed"
+        batch.finished_at = datetime.now(UTC)
+        batch.counts = {
+            "by_status": dict(summary.by_status),
+            "problems": dict(summary.problems),
+            "pages": summary.pages,
+        }
+    return summary

@@ -1,0 +1,330 @@
+"""The ingest steps, in order.  Each is a plain function over the context and one file's work.
+
+identify → keep_original → scan_pages   (before OCR finishes; runs ahead of the workers)
+collect_ocr → split_dossiers → check_dossiers → write_pdfs → commit   (after OCR)
+A step raises ``Rejected`` to refuse the file with a stable code; the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from archive.identifiers import find_identifiers
+from archive.intake import IntakeError, open_source
+from archive.pipeline.work import DossierWork, FileWork, PageWork, Problem, Rejected
+from archive.records.models import BatchFile, Dossier, OcrResult, Original, Page
+from archive.runtime import Runtime
+from archive.searchable_pdf import PdfPage, write_searchable_pdf
+from archive.storage.base import content_key, sha256_bytes, sha256_file
+from ocr.engine import PageOcr
+from ocr.pool import PageOutcome
+
+log = logging.getLogger(__name__)
+
+_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png"}
+
+
+@dataclass
+class IngestContext:
+    rt: Runtime
+    batch_id: str
+    office: str
+    engine_name: str
+    submit: Callable[[bytes], Future[PageOutcome]]
+    seen: dict[str, int] = field(default_factory=dict)  # sha256 → position of its first copy in this batch
+    sources: dict[str, object] = field(default_factory=dict)  # position → opened SourceFile
+
+
+# -- before OCR ------------------------------------------------------------------------------------
+
+
+def identify(ctx: IngestContext, work: FileWork) -> None:
+    """Open the file with the ingestor for its content; hash it; refuse a copy already archived."""
+    try:
+        source = open_source(work.source, ctx.rt.settings)
+    except IntakeError as exc:
+        raise Rejected(exc.code, exc.detail) from exc
+    work.media_type = source.media_type
+    work.sha256, work.size = sha256_file(source.path)
+    ctx.sources[str(work.position)] = source
+    with ctx.rt.sessions() as session:
+        earlier = session.scalar(select(Original).where(Original.sha256 == work.sha256))
+    if earlier is not None:
+        work.duplicate_of = earlier.id
+        return
+    first = ctx.seen.setdefault(work.sha256, work.position)
+    if first != work.position:
+        work.duplicate_of = f"position:{first}"
+
+
+def keep_original(ctx: IngestContext, work: FileWork) -> None:
+    """Store the source file byte for byte under its SHA-256."""
+    assert work.sha256 is not None
+    source = ctx.sources[str(work.position)]
+    suffix = Path(work.source).suffix.lower()[:10]
+    key = content_key("originals", work.sha256, suffix)
+    info = ctx.rt.store.put_file(key, source.path)  # type: ignore[attr-defined]
+    if info.sha256 != work.sha256:
+        raise Rejected("file_changed", "文件在读取过程中发生变化，请重新提交")
+    work.original_key = key
+
+
+def _cached_ocr(ctx: IngestContext, image_sha256: str) -> PageOcr | None:
+    with ctx.rt.sessions() as session:
+        row = session.get(OcrResult, (image_sha256, ctx.engine_name))
+    if row is None or not ctx.rt.store.exists(row.ocr_key):
+        return None
+    import json
+
+    return PageOcr.from_json(json.loads(ctx.rt.store.get(row.ocr_key)))
+
+
+def scan_pages(ctx: IngestContext, work: FileWork) -> None:
+    """Store each page image and hand it to the OCR workers (or take OCR already done for it)."""
+    source = ctx.sources.pop(str(work.position))
+    try:
+        for page in source.ingestor.pages():  # type: ignore[attr-defined]
+            sha = sha256_bytes(page.data)
+            key = content_key("derived/pages", sha, _SUFFIX[page.media_type])
+            ctx.rt.store.put(key, page.data)
+            item = PageWork(page.index, key, sha, page.media_type, page.width, page.height, page.dpi)
+            item.ocr = _cached_ocr(ctx, sha)
+            if item.ocr is None:
+                item.future = ctx.submit(page.data)
+            work.pages.append(item)
+    except IntakeError as exc:
+        raise Rejected(exc.code, exc.detail) from exc
+
+
+# -- after OCR -------------------------------------------------------------------------------------
+
+
+def _remember_ocr(ctx: IngestContext, page: PageWork) -> None:
+    """Keep the OCR result so a resumed batch does not read the page again."""
+    import json
+
+    assert page.ocr is not None
+    body = json.dumps(page.ocr.to_json(), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    key = content_key("derived/ocr", sha256_bytes(body), ".json")
+    ctx.rt.store.put(key, body)
+    with ctx.rt.sessions.begin() as session:
+        if session.get(OcrResult, (page.image_sha256, ctx.engine_name)) is None:
+            session.add(OcrResult(image_sha256=page.image_sha256, engine=ctx.engine_name, ocr_key=key))
+
+
+def collect_ocr(ctx: IngestContext, work: FileWork, resubmit: Callable[[bytes], Future[PageOutcome]]) -> None:
+    """Wait for each page's OCR; a page whose worker died is read once more by a fresh worker."""
+    for page in work.pages:
+        if page.future is None:
+            continue
+        try:
+            outcome = page.future.result()
+        except BrokenProcessPool:
+            log.warning("ocr worker died; retrying page", extra={"source": work.source, "page": page.index})
+            try:
+                outcome = resubmit(ctx.rt.store.get(page.image_key)).result()
+            except BrokenProcessPool as exc:
+                raise Rejected("ocr_failed", f"第 {page.index + 1} 页 OCR 进程两次异常退出") from exc
+        page.future = None
+        if outcome.error is not None:
+            code, detail = outcome.error
+            raise Rejected(code, f"第 {page.index + 1} 页：{detail}")
+        page.seconds, page.worker_pid, page.worker_rss_mb = outcome.seconds, outcome.pid, outcome.max_rss_mb
+        page.separator = outcome.separator
+        page.ocr = outcome.page_ocr()
+        if page.ocr is not None:
+            _remember_ocr(ctx, page)
+
+
+def split_dossiers(work: FileWork) -> None:
+    """One file is one dossier, unless it carries separator sheets: then one dossier per sheet."""
+    has_separators = any(p.separator is not None for p in work.pages)
+    if not has_separators:
+        work.dossiers = [DossierWork(seq=1, archive_number=None, pages=list(work.pages))]
+        return
+    dossiers: list[DossierWork] = []
+    current: DossierWork | None = None
+    for page in work.pages:
+        if page.separator is not None:
+            current = DossierWork(seq=len(dossiers) + 1, archive_number=page.separator)
+            dossiers.append(current)
+            continue
+        if current is None:  # pages before the first separator are kept, never dropped
+            current = DossierWork(seq=1, archive_number=None)
+            current.problems.append(
+                Problem("pages_before_separator", "文件开头的页面之前没有分隔页，已单独成卷，请核对档号")
+            )
+            dossiers.append(current)
+        current.pages.append(page)
+    for dossier in dossiers:
+        if not dossier.pages:
+            work.problems.append(
+                Problem("empty_dossier", f"档号 {dossier.archive_number} 的分隔页之后没有页面，未建立案卷")
+            )
+    work.dossiers = [d for d in dossiers if d.pages]
+    numbers = [d.archive_number for d in work.dossiers if d.archive_number]
+    for number in {n for n in numbers if numbers.count(n) > 1}:
+        for dossier in work.dossiers:
+            if dossier.archive_number == number:
+                dossier.problems.append(Problem("duplicate_archive_number", f"档号 {number} 在本文件中出现多次"))
+
+
+def check_dossiers(ctx: IngestContext, work: FileWork) -> None:
+    """Page-level problems a reviewer must see: unreadable, blank, low confidence, repeated images."""
+    shas = [p.image_sha256 for p in work.pages]
+    with ctx.rt.sessions() as session:
+        rows = session.execute(
+            select(Page.image_sha256, Page.number, Dossier.archive_number, Dossier.id)
+            .join(Dossier, Page.dossier_id == Dossier.id)
+            .where(Page.image_sha256.in_(shas))
+        ).all()
+    archived = {sha: (number, archive_number, dossier_id) for sha, number, archive_number, dossier_id in rows}
+    seen_here: dict[str, tuple[int, int]] = {}
+    threshold = ctx.rt.settings.low_confidence
+    for dossier in work.dossiers:
+        for number, page in enumerate(dossier.pages, start=1):
+            assert page.ocr is not None
+            conf = page.ocr.mean_confidence
+            if conf is None:
+                dossier.problems.append(Problem("blank_page", "页面未识别到文字（空白页或无法识别）", number))
+            elif conf < threshold:
+                dossier.problems.append(
+                    Problem("low_ocr_confidence", f"识别置信度 {conf:.2f} 低于 {threshold:.2f}，请人工核对", number)
+                )
+            if page.image_sha256 in archived:
+                other_number, other_archive, _ = archived[page.image_sha256]
+                dossier.problems.append(
+                    Problem(
+                        "duplicate_page",
+                        f"页面图像与已入库案卷 {other_archive or '（无档号）'} 第 {other_number} 页完全相同",
+                        number,
+                    )
+                )
+            elif page.image_sha256 in seen_here:
+                seq, other = seen_here[page.image_sha256]
+                dossier.problems.append(
+                    Problem("duplicate_page", f"页面图像与本批第 {seq} 卷第 {other} 页完全相同", number)
+                )
+            else:
+                seen_here[page.image_sha256] = (dossier.seq, number)
+        ids = find_identifiers([line for p in dossier.pages for line in (p.ocr.text_lines if p.ocr else [])])
+        for code in ids.invalid_id_numbers:
+            dossier.problems.append(Problem("invalid_id_number", f"公民身份号码 {code} 校验位不符"))
+        for code in ids.invalid_uscc:
+            dossier.problems.append(Problem("invalid_uscc", f"统一社会信用代码 {code} 校验位不符"))
+
+
+def write_pdfs(ctx: IngestContext, work: FileWork) -> None:
+    """A searchable PDF per dossier: the scans with their OCR text laid invisibly over them."""
+    for dossier in work.dossiers:
+        fd, tmp = tempfile.mkstemp(suffix=".pdf", dir=ctx.rt.settings.home)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                pages = (
+                    PdfPage(ctx.rt.store.get(p.image_key), p.media_type, p.ocr, p.dpi)  # type: ignore[arg-type]
+                    for p in dossier.pages
+                )
+                write_searchable_pdf(pages, out, title=dossier.archive_number or "")
+            sha, _ = sha256_file(Path(tmp))
+            key = content_key("derived/pdf", sha, ".pdf")
+            ctx.rt.store.put_file(key, Path(tmp))  # type: ignore[attr-defined]
+            dossier.pdf_key = key
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
+    """Record the original, its dossiers and pages, and the file's outcome, in one transaction."""
+    now = datetime.now(UTC)
+    total_pages = sum(len(d.pages) for d in work.dossiers) or 1
+    with ctx.rt.sessions.begin() as session:
+        record = session.get(BatchFile, work.record_id)
+        assert record is not None
+        record.sha256, record.size, record.seconds, record.finished_at = work.sha256, work.size, seconds, now
+        if work.problems:
+            record.problem_code = work.problems[0].code
+            record.problem_detail = "；".join(p.detail for p in work.problems)
+        if work.duplicate_of is not None:
+            record.status = "duplicate"
+            record.duplicate_of = _original_id(session, work)
+            return
+        original = Original(
+            sha256=work.sha256,
+            size=work.size,
+            media_type=work.media_type,
+            filename=Path(work.source).name,
+            object_key=work.original_key,
+            batch_id=ctx.batch_id,
+        )
+        session.add(original)
+        session.flush()
+        for dossier in work.dossiers:
+            lines = [line for p in dossier.pages for line in (p.ocr.text_lines if p.ocr else [])]
+            ids = find_identifiers(lines)
+            row = Dossier(
+                batch_id=ctx.batch_id,
+                original_id=original.id,
+                seq_in_source=dossier.seq,
+                archive_number=dossier.archive_number,
+                office=ctx.office,
+                status="needs_review",
+                page_count=len(dossier.pages),
+                searchable_pdf_key=dossier.pdf_key,
+                identifiers=ids.to_report(),
+                person_id_number=ids.id_numbers[0] if ids.id_numbers else None,
+                unit_uscc=ids.uscc[0] if ids.uscc else None,
+                problems=[p.to_json() for p in dossier.problems],
+                seconds=round(seconds * len(dossier.pages) / total_pages, 3),
+            )
+            session.add(row)
+            session.flush()
+            for number, page in enumerate(dossier.pages, start=1):
+                assert page.ocr is not None
+                ocr_row = session.get(OcrResult, (page.image_sha256, ctx.engine_name))
+                session.add(
+                    Page(
+                        dossier_id=row.id,
+                        number=number,
+                        source_index=page.index,
+                        image_key=page.image_key,
+                        image_sha256=page.image_sha256,
+                        media_type=page.media_type,
+                        width=page.ocr.width,
+                        height=page.ocr.height,
+                        rotation=page.ocr.rotation,
+                        ocr_key=ocr_row.ocr_key if ocr_row else "",
+                        ocr_engine=page.ocr.engine,
+                        text=page.ocr.text,
+                        lines=page.ocr.to_json()["lines"],
+                        mean_confidence=page.ocr.mean_confidence,
+                    )
+                )
+        record.status = "ingested"
+
+
+def _original_id(session, work: FileWork) -> str | None:
+    if work.duplicate_of and not work.duplicate_of.startswith("position:"):
+        return work.duplicate_of
+    row = session.scalar(select(Original).where(Original.sha256 == work.sha256))
+    return row.id if row else None
+
+
+def reject(ctx: IngestContext, work: FileWork, seconds: float) -> None:
+    assert work.rejection is not None
+    with ctx.rt.sessions.begin() as session:
+        record = session.get(BatchFile, work.record_id)
+        assert record is not None
+        record.status = "rejected"
+        record.sha256, record.size, record.seconds = work.sha256, work.size, seconds
+        record.problem_code, record.problem_detail = work.rejection.code, work.rejection.detail
+        record.finished_at = datetime.now(UTC)

@@ -1,0 +1,73 @@
+"""The state one source file carries through the ingest steps."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from ocr.engine import PageOcr
+from ocr.pool import PageOutcome
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    detail: str
+    page: int | None = None  # page number within the dossier, when the problem is a page's
+
+    def to_json(self) -> dict:
+        out: dict = {"code": self.code, "detail": self.detail}
+        if self.page is not None:
+            out["page"] = self.page
+        return out
+
+
+class Rejected(Exception):
+    """A step refuses the file; the batch goes on with the next one."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.problem = Problem(code, detail)
+
+
+@dataclass
+class PageWork:
+    index: int  # 0-based page of the source file
+    image_key: str
+    image_sha256: str
+    media_type: str
+    width: int
+    height: int
+    dpi: float
+    future: Future[PageOutcome] | None = None
+    ocr: PageOcr | None = None
+    separator: str | None = None
+    seconds: float = 0.0
+    worker_pid: int | None = None
+    worker_rss_mb: float | None = None
+
+
+@dataclass
+class DossierWork:
+    seq: int  # 1.. within the source file
+    archive_number: str | None
+    pages: list[PageWork] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    pdf_key: str | None = None
+
+
+@dataclass
+class FileWork:
+    position: int
+    source: str
+    record_id: str  # BatchFile.id
+    started: float = 0.0
+    sha256: str | None = None
+    size: int | None = None
+    media_type: str | None = None
+    original_key: str | None = None
+    duplicate_of: str | None = None  # Original.id of the earlier copy
+    pages: list[PageWork] = field(default_factory=list)
+    dossiers: list[DossierWork] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # file-level notes that do not reject it
+    rejection: Problem | None = None

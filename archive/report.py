@@ -1,0 +1,82 @@
+"""The batch report: one JSON object per dossier (or per refused file), built from the records.
+
+Contract fields (other tools read them; add, never rename): source, dossier, archive_number,
+status, business_type, confidence, pages[{number, text, confidence}], identifiers{id_numbers,
+uscc}, problems[{code, detail}], seconds.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from archive.records.models import BatchFile, Dossier, Original
+
+
+def _dossier_line(source: str, dossier: Dossier, status: str | None = None, extra: list[dict] | None = None) -> dict:
+    return {
+        "source": source,
+        "dossier": dossier.id,
+        "archive_number": dossier.archive_number,
+        "status": status or dossier.status,
+        "business_type": dossier.business_type,
+        "confidence": dossier.confidence,
+        "pages": [
+            {
+                "number": p.number,
+                "text": p.text,
+                "confidence": round(p.mean_confidence, 4) if p.mean_confidence is not None else None,
+                "rotation": p.rotation,
+            }
+            for p in dossier.pages
+        ],
+        "identifiers": {
+            "id_numbers": list(dossier.identifiers.get("id_numbers", [])),
+            "uscc": list(dossier.identifiers.get("uscc", [])),
+        },
+        "problems": list(dossier.problems) + (extra or []),
+        "seconds": dossier.seconds,
+        "searchable_pdf": dossier.searchable_pdf_key,
+    }
+
+
+def _file_problem(record: BatchFile) -> list[dict]:
+    if not record.problem_code:
+        return []
+    return [{"code": record.problem_code, "detail": record.problem_detail or ""}]
+
+
+def lines_for_file(session: Session, record: BatchFile) -> list[dict]:
+    """The report lines of one finished source file."""
+    if record.status == "rejected":
+        return [
+            {
+                "source": record.source,
+                "dossier": None,
+                "archive_number": None,
+                "status": "rejected",
+                "business_type": None,
+                "confidence": None,
+                "pages": [],
+                "identifiers": {"id_numbers": [], "uscc": []},
+                "problems": _file_problem(record),
+                "seconds": record.seconds,
+            }
+        ]
+    original = session.scalar(select(Original).where(Original.sha256 == record.sha256))
+    if original is None:
+        return []
+    dossiers = session.scalars(
+        select(Dossier)
+        .where(Dossier.original_id == original.id)
+        .order_by(Dossier.seq_in_source)
+        .options(selectinload(Dossier.pages))
+    ).all()
+    if record.status == "duplicate":
+        note = {
+            "code": "duplicate",
+            "detail": f"与已入库文件相同（SHA-256 {record.sha256[:16]}…），未重复存储",
+        }
+        return [_dossier_line(record.source, d, "duplicate", [note]) for d in dossiers]
+    extra = _file_problem(record)
+    return [_dossier_line(record.source, d, extra=extra) for d in dossiers]

@@ -1,0 +1,33 @@
+"""The backends a command works with, built from the settings: database and object store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.records.db import make_engine, migrate, session_factory
+from archive.settings import Settings
+from archive.storage.base import ObjectStore
+from archive.storage.filesystem import FilesystemStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: ObjectStore
+    db: Engine
+    sessions: sessionmaker[Session]
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Open (and migrate) the database and the object store the settings name."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    db = make_engine(settings.db_url)
+    migrate(db)
+    store = FilesystemStore(settings.objects_dir)
+    return Runtime(settings=settings, store=store, db=db, sessions=session_factory(db))
