@@ -18,6 +18,7 @@ from PIL import Image
 
 from archive.glyphless_font import UNITS_PER_EM, glyphless_font
 from ocr.engine import PageOcr
+from ocr.images import to_standard_mode
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,13 @@ def _image_xobject(data: bytes, media_type: str) -> tuple[bytes, bytes, int, int
                 % (width, height, space)
             )
             return entries, data, width, height
-        if mode == "1":
-            raw, space, bpc = img.tobytes(), b"/DeviceGray", 1
-        elif mode == "L":
-            raw, space, bpc = img.tobytes(), b"/DeviceGray", 8
+        flat = to_standard_mode(img)
+        if flat.mode == "1":
+            raw, space, bpc = flat.tobytes(), b"/DeviceGray", 1
+        elif flat.mode == "L":
+            raw, space, bpc = flat.tobytes(), b"/DeviceGray", 8
         else:
-            raw, space, bpc = img.convert("RGB").tobytes(), b"/DeviceRGB", 8
+            raw, space, bpc = flat.tobytes(), b"/DeviceRGB", 8
     entries = (
         b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent %d /Filter /FlateDecode"
         % (width, height, space, bpc)

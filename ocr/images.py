@@ -54,6 +54,28 @@ def decode(data: bytes, pixel_limit: int) -> np.ndarray:
     return arr
 
 
+def to_standard_mode(img: Image.Image) -> Image.Image:
+    """The image as 1-bit, 8-bit grey or 8-bit RGB, keeping what it shows.
+
+    16/32-bit greys are scaled to 8 bits (Pillow's ``convert`` would clip them to white);
+    transparency is flattened onto white paper (dropping alpha would turn it black).
+    """
+    if img.mode in ("1", "L", "RGB"):
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        if img.mode in ("I", "F") and arr.max() <= 255:
+            top = 255.0
+        return Image.fromarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flat = Image.alpha_composite(paper, rgba).convert("RGB")
+        return flat.convert("L") if img.mode in ("LA",) else flat
+    return img.convert("RGB")
+
+
 def drop_red(image: np.ndarray) -> np.ndarray:
     """Fade red seals: keep the red channel as grey, where red ink is as light as paper.
 

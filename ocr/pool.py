@@ -44,11 +44,18 @@ def _limit_threads(threads: int) -> None:
         os.environ[var] = str(threads)
 
 
-def _init_worker(cfg: EngineConfig, pixel_limit: int) -> None:
+def init_worker(cfg: EngineConfig, pixel_limit: int) -> None:
+    """Build this process's engine with a fixed thread count (the pool's initializer)."""
     global _engine, _pixel_limit
     _limit_threads(cfg.threads)
     _engine = create_engine(cfg)
     _pixel_limit = pixel_limit
+
+
+def worker_engine() -> OcrEngine:
+    """The engine ``init_worker`` built in this process."""
+    assert _engine is not None, "worker not initialised"
+    return _engine
 
 
 def _run(data: bytes) -> PageOutcome:
@@ -72,12 +79,12 @@ class OcrPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
+                initializer=init_worker,
                 initargs=(cfg, pixel_limit),
                 max_tasks_per_child=recycle,
             )
         else:
-            _init_worker(cfg, pixel_limit)
+            init_worker(cfg, pixel_limit)
 
     @property
     def capacity(self) -> int:

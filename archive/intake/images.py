@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageSequence
 
 from archive.intake.base import IntakeError, IntakePage
-from ocr.images import ImageError, check_pixels
+from ocr.images import ImageError, check_pixels, to_standard_mode
 
 
 def _open(path: Path) -> Image.Image:
@@ -83,9 +83,8 @@ class TiffIngestor:
             for index, frame in enumerate(ImageSequence.Iterator(img)):
                 try:
                     frame.load()
-                    mode = frame.mode if frame.mode in ("1", "L", "RGB") else "RGB"
                     buf = io.BytesIO()
-                    frame.convert(mode).save(buf, format="PNG")
+                    to_standard_mode(frame).save(buf, format="PNG")
                 except Exception as exc:
                     raise IntakeError("image_unreadable", f"TIFF 第 {index + 1} 页无法解码：{exc}") from exc
                 yield IntakePage(index, buf.getvalue(), "image/png", frame.width, frame.height, _dpi(frame))

@@ -14,14 +14,16 @@ SUPPORTED_SUFFIXES = {".pdf", ".tif", ".tiff", ".jpg", ".jpeg", ".png"}
 
 
 def sniff(head: bytes) -> str | None:
-    if head.startswith(b"%PDF-") or (b"%PDF-" in head[:1024]):
-        return "application/pdf"
+    """The media type from the first bytes: image signatures at offset 0 first, then a PDF header
+    (which the PDF standard lets appear anywhere in the first 1024 bytes)."""
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "image/tiff"
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
+    if b"%PDF-" in head[:1024]:
+        return "application/pdf"
     return None
 
 

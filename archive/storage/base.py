@@ -67,8 +67,9 @@ def content_key(namespace: str, sha256: str, suffix: str = "") -> str:
 
 
 def validate_key(key: str) -> str:
+    """Keys are relative slash-separated paths; no segment may be empty or start with a dot."""
     parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key:
+    if not key or "\\" in key or any(not p or p.startswith(".") for p in parts):
         raise ValueError(f"invalid object key: {key!r}")
     return key
 

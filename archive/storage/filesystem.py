@@ -3,12 +3,15 @@
 Each object is a read-only file ``<root>/<key>`` with a sidecar ``<root>/<key>.sha256`` holding its
 digest and size.  Writes go to a temporary file in the same folder, are fsynced, and renamed into
 place (the sidecar first, then the body, so a body never exists without its digest); the folder is
-fsynced after the rename.  An object whose body is missing is treated as absent.
+fsynced after the rename.  An object whose body is missing is treated as absent.  The check for an
+existing object and the two renames happen under an exclusive lock on ``<root>/.lock``, so two
+writers of different bodies under one key cannot interleave.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
@@ -49,8 +52,12 @@ class FilesystemStore:
         return ObjectInfo(key=str(path.relative_to(self.root)), size=int(size), sha256=sha)
 
     # -- writes ----------------------------------------------------------------------------
-    def _write_atomic(self, target: Path, writer) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def _temp(self, target: Path, writer) -> str:
+        """Write a read-only, fsynced temporary file beside ``target``; returns its path."""
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise ValueError(f"对象键 {target.relative_to(self.root)} 与已有对象冲突") from exc
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -58,11 +65,20 @@ class FilesystemStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o444)
-            os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        return tmp
+
+    @contextlib.contextmanager
+    def _locked(self):
+        with open(self.root / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _fsync_dir(self, folder: Path) -> None:
         fd = os.open(folder, os.O_RDONLY)
@@ -74,14 +90,31 @@ class FilesystemStore:
     def _commit(self, key: str, sha: str, size: int, write_body) -> ObjectInfo:
         path = self._path(key)
         existing = self._recorded(path)
-        if existing is not None:
+        if existing is not None:  # fast path without writing anything
             if existing.sha256 != sha:
                 raise WriteOnceViolation(f"对象 {key} 已存在且内容不同，拒绝覆盖")
             return existing
         side = path.with_name(path.name + SIDECAR)
-        self._write_atomic(side, lambda fh: fh.write(f"{sha} {size}\n".encode("ascii")))
-        self._write_atomic(path, write_body)
-        self._fsync_dir(path.parent)
+        body_tmp = self._temp(path, write_body)
+        side_tmp = None
+        try:
+            side_tmp = self._temp(side, lambda fh: fh.write(f"{sha} {size}\n".encode("ascii")))
+            with self._locked():
+                existing = self._recorded(path)
+                if existing is not None:
+                    if existing.sha256 != sha:
+                        raise WriteOnceViolation(f"对象 {key} 已存在且内容不同，拒绝覆盖")
+                    return existing
+                os.replace(side_tmp, side)
+                side_tmp = None
+                os.replace(body_tmp, path)
+                body_tmp = None
+                self._fsync_dir(path.parent)
+        finally:
+            for tmp in (body_tmp, side_tmp):
+                if tmp is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(tmp)
         return ObjectInfo(key=key, size=size, sha256=sha)
 
     def put(self, key: str, data: bytes) -> ObjectInfo:
@@ -124,7 +157,7 @@ class FilesystemStore:
     def keys(self, prefix: str = "") -> Iterator[str]:
         for path in sorted(self.root.rglob("*")):
             name = path.name
-            if path.is_file() and not name.endswith(SIDECAR) and not name.startswith(".tmp-"):
+            if path.is_file() and not name.endswith(SIDECAR) and not name.startswith("."):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     yield key
