@@ -1,0 +1,64 @@
+"""The ``archive`` command: report contract, exit status, summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from archive.cli import main
+from archive.settings import get_settings
+from tests.conftest import FIXTURES
+
+CONTRACT = {
+    "source",
+    "dossier",
+    "archive_number",
+    "status",
+    "business_type",
+    "confidence",
+    "pages",
+    "identifiers",
+    "problems",
+    "seconds",
+}
+
+
+def test_ingest_writes_the_report_contract(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ARCHIVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ARCHIVE_OCR_WORKERS", "1")
+    get_settings.cache_clear()
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4\n garbage")
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.pdf").write_bytes((FIXTURES / "synthetic" / "dossier-002.pdf").read_bytes())
+    (folder / ".hidden.pdf").write_bytes(b"junk")
+    report = tmp_path / "report.jsonl"
+
+    result = CliRunner().invoke(main, ["ingest", str(folder), str(bad), "--office", "370303", "--report", str(report)])
+    get_settings.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in report.read_text(encoding="utf-8").splitlines()]
+    assert [x["status"] for x in lines] == ["needs_review", "rejected"]
+    for line in lines:
+        assert set(line) >= CONTRACT
+        assert set(line["identifiers"]) >= {"id_numbers", "uscc"}
+        assert isinstance(line["seconds"], float)
+    good = lines[0]
+    assert len(good["dossier"]) == 36 and good["dossier"][14] == "7"  # a UUIDv7, not a counter
+    assert [p["number"] for p in good["pages"]] == list(range(1, len(good["pages"]) + 1))
+    assert all({"number", "text", "confidence"} <= set(p) for p in good["pages"])
+    assert lines[1]["problems"][0]["code"] == "pdf_unreadable"
+    assert "待审核" in result.output and "页/分钟" in result.output
+
+
+def test_ingest_without_files_is_a_usage_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ARCHIVE_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path)])
+    get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "没有找到可入库的文件" in result.output
