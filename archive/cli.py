@@ -48,7 +48,8 @@ class RichProgress:
 
 
 def _print_summary(summary: BatchSummary, report: Path | None) -> None:
-    table = Table(title=f"批次 {summary.batch_id}" + ("（续传）" if summary.resumed else ""))
+    console.print(f"批次 {summary.batch_id}" + ("（续传：已完成的文件未重做）" if summary.resumed else ""))
+    table = Table()
     table.add_column("状态")
     table.add_column("案卷数", justify="right")
     for status, count in sorted(summary.by_status.items()):

@@ -41,7 +41,7 @@ class Quality:
         if person.get("id_number") and person.get("id_valid") and person["id_number"] in printed:
             self.ids_expected += 1
             self.ids_exact += person["id_number"] in line["identifiers"]["id_numbers"]
-        if "bad_id" in truth.get("faults", []):
+        if "bad_id" in truth.get("faults", []) and person.get("id_number") and person["id_number"] in printed:
             self.bad_ids += 1
             self.bad_ids_flagged += any(p["code"] == "invalid_id_number" for p in line["problems"])
 
