@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     ocr_model_dir: Path | None = Field(default=None, description="Folder with det/ and rec/ Paddle models.")
     ocr_det_limit_side_len: int = 960
 
-    render_dpi: int = Field(default=200, ge=72, le=600)
+    render_dpi: int = Field(default=200, ge=200, le=600, description="Rendering resolution for non-JPEG PDF pages.")
     max_image_pixels: int = Field(default=120_000_000, description="Decompression-bomb limit per page.")
     max_file_bytes: int = Field(default=2 * 1024**3, description="Largest accepted source file.")
     low_confidence: float = Field(default=0.80, description="Pages under this mean confidence are flagged.")

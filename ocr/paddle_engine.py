@@ -35,7 +35,7 @@ class PaddleEngine:
             dirs = ModelDirs(det=model_dir / "det", rec=model_dir / "rec")
             det_name = _model_name(dirs.det, DET_NAME)
             rec_name = _model_name(dirs.rec, REC_NAME)
-            self.name = f"paddle-{det_name}+{rec_name}"
+            self.name = configured_name(model_dir)
         else:
             dirs = ensure_model_dirs(cache_dir)
             det_name, rec_name = DET_NAME, REC_NAME
@@ -64,6 +64,11 @@ class PaddleEngine:
                 box = tuple((float(x), float(y)) for x, y in pts[:4])
                 lines.append(OcrLine(text=text, box=box, confidence=float(score)))  # type: ignore[arg-type]
         return lines
+
+
+def configured_name(model_dir: Path) -> str:
+    """The engine identity for models from ``ARCHIVE_OCR_MODEL_DIR`` (``det/`` and ``rec/``)."""
+    return f"paddle-{_model_name(model_dir / 'det', DET_NAME)}+{_model_name(model_dir / 'rec', REC_NAME)}"
 
 
 def _model_name(model_dir: Path, default: str) -> str:

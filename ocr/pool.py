@@ -11,7 +11,6 @@ import multiprocessing
 import os
 import resource
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -110,13 +109,13 @@ class OcrPool:
         self.close(cancel=exc[0] is not None)
 
 
-def engine_name(cfg: EngineConfig, factory: Callable[[EngineConfig], OcrEngine] = create_engine) -> str:
-    """The engine's identity string without loading a model where that is avoidable."""
-    from ocr.paddle_engine import PaddleEngine
+def engine_name(cfg: EngineConfig) -> str:
+    """The engine's identity (recorded with every OCR result) without loading a model."""
+    from ocr.paddle_engine import PaddleEngine, configured_name
     from ocr.rapid_engine import RapidEngine
 
-    if cfg.name == "paddle" and cfg.model_dir is None:
-        return PaddleEngine.name
+    if cfg.name == "paddle":
+        return PaddleEngine.name if cfg.model_dir is None else configured_name(cfg.model_dir)
     if cfg.name == "rapid":
         return RapidEngine.name
-    return factory(cfg).name
+    raise ValueError(f"unknown OCR engine {cfg.name!r}")

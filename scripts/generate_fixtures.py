@@ -375,7 +375,9 @@ def a4_size(dpi: int) -> tuple[int, int]:
 def _font(font_path: str | None, size_px: int) -> ImageFont.FreeTypeFont:
     path = font_path or DEFAULT_FONT
     if not Path(path).is_file():
-        raise SystemExit(f"找不到中文字体 {path}：请安装 fonts-wqy-microhei（apt-get install fonts-wqy-microhei）或用 --font 指定")
+        raise SystemExit(
+            f"找不到中文字体 {path}：请安装 fonts-wqy-microhei（apt-get install fonts-wqy-microhei）或用 --font 指定"
+        )
     return ImageFont.truetype(path, size_px, index=0)
 
 

@@ -119,7 +119,12 @@ def _text_pdf(width_pt: float = 595.28, height_pt: float = 841.89) -> bytes:
     )
 
 
-@pytest.mark.parametrize("dpi", [72, 100, 150])
+def test_render_dpi_below_200_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        Settings(home=tmp_path, render_dpi=150)
+
+
+@pytest.mark.parametrize("dpi", [200, 300])
 def test_vector_pdf_is_rendered_at_configured_dpi(tmp_path: Path, dpi: int) -> None:
     pdf = tmp_path / "vector.pdf"
     pdf.write_bytes(_text_pdf())
@@ -174,10 +179,10 @@ def test_rotated_jpeg_page_takes_render_path(tmp_path: Path, pages_extra: bytes,
     """A page with /Rotate (its own or inherited) is not a plain scan: it is rendered, so it comes out upright."""
     pdf = tmp_path / "rotated.pdf"
     pdf.write_bytes(_jpeg_page_pdf(pages_extra, page_extra))
-    (page,) = _ingest(pdf, Settings(home=tmp_path / "home", render_dpi=100))
+    (page,) = _ingest(pdf, Settings(home=tmp_path / "home", render_dpi=200))
     assert page.media_type == "image/png"
-    assert abs(page.width - 100) <= 1  # 72 pt at 100 dpi, the page turned upright
-    assert abs(page.height - 200) <= 1
+    assert abs(page.width - 200) <= 1  # 72 pt at 200 dpi, the page turned upright
+    assert abs(page.height - 400) <= 1
 
 
 def test_unrotated_jpeg_page_takes_fast_path(tmp_path: Path, settings: Settings) -> None:

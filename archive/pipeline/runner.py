@@ -194,15 +194,14 @@ class _Flow:
             steps.identify(ctx, work)
             if work.duplicate_of is None:
                 steps.keep_original(ctx, work)
-                source = ctx.sources[str(work.position)]
-                self.progress.pages_found(source.ingestor.page_count())  # type: ignore[attr-defined]
+                self.progress.pages_found(ctx.sources[work.position].ingestor.page_count())
                 steps.scan_pages(ctx, work)
         except Rejected as exc:
             work.rejection = exc.problem
         except Exception as exc:  # a bug or an I/O fault: this file fails, the batch goes on
             log.exception("ingest step failed", extra={"source": work.source})
             work.rejection = steps.Problem("internal_error", f"处理文件时发生内部错误：{exc}")
-        ctx.sources.pop(str(work.position), None)
+        ctx.sources.pop(work.position, None)
         self.pending.append(work)
 
     def finish_ready(self) -> None:

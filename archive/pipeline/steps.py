@@ -7,6 +7,7 @@ A step raises ``Rejected`` to refuse the file with a stable code; the batch goes
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from archive.identifiers import find_identifiers
-from archive.intake import IntakeError, open_source
+from archive.intake import IntakeError, SourceFile, open_source
 from archive.pipeline.work import DossierWork, FileWork, PageWork, Problem, Rejected
 from archive.records.models import BatchFile, Dossier, OcrResult, Original, Page
 from archive.runtime import Runtime
@@ -42,7 +43,7 @@ class IngestContext:
     engine_name: str
     submit: Callable[[bytes], Future[PageOutcome]]
     seen: dict[str, int] = field(default_factory=dict)  # sha256 → position of its first copy in this batch
-    sources: dict[str, object] = field(default_factory=dict)  # position → opened SourceFile
+    sources: dict[int, SourceFile] = field(default_factory=dict)  # position → the opened file
 
 
 # -- before OCR ------------------------------------------------------------------------------------
@@ -56,7 +57,7 @@ def identify(ctx: IngestContext, work: FileWork) -> None:
         raise Rejected(exc.code, exc.detail) from exc
     work.media_type = source.media_type
     work.sha256, work.size = sha256_file(source.path)
-    ctx.sources[str(work.position)] = source
+    ctx.sources[work.position] = source
     with ctx.rt.sessions() as session:
         earlier = session.scalar(select(Original).where(Original.sha256 == work.sha256))
     if earlier is not None:
@@ -70,10 +71,10 @@ def identify(ctx: IngestContext, work: FileWork) -> None:
 def keep_original(ctx: IngestContext, work: FileWork) -> None:
     """Store the source file byte for byte under its SHA-256."""
     assert work.sha256 is not None
-    source = ctx.sources[str(work.position)]
+    source = ctx.sources[work.position]
     suffix = Path(work.source).suffix.lower()[:10]
     key = content_key("originals", work.sha256, suffix)
-    info = ctx.rt.store.put_file(key, source.path)  # type: ignore[attr-defined]
+    info = ctx.rt.store.put_file(key, source.path)
     if info.sha256 != work.sha256:
         raise Rejected("file_changed", "文件在读取过程中发生变化，请重新提交")
     work.original_key = key
@@ -84,16 +85,14 @@ def _cached_ocr(ctx: IngestContext, image_sha256: str) -> PageOcr | None:
         row = session.get(OcrResult, (image_sha256, ctx.engine_name))
     if row is None or not ctx.rt.store.exists(row.ocr_key):
         return None
-    import json
-
     return PageOcr.from_json(json.loads(ctx.rt.store.get(row.ocr_key)))
 
 
 def scan_pages(ctx: IngestContext, work: FileWork) -> None:
     """Store each page image and hand it to the OCR workers (or take OCR already done for it)."""
-    source = ctx.sources.pop(str(work.position))
+    source = ctx.sources.pop(work.position)
     try:
-        for page in source.ingestor.pages():  # type: ignore[attr-defined]
+        for page in source.ingestor.pages():
             sha = sha256_bytes(page.data)
             key = content_key("derived/pages", sha, _SUFFIX[page.media_type])
             ctx.rt.store.put(key, page.data)
@@ -111,8 +110,6 @@ def scan_pages(ctx: IngestContext, work: FileWork) -> None:
 
 def _remember_ocr(ctx: IngestContext, page: PageWork) -> None:
     """Keep the OCR result so a resumed batch does not read the page again."""
-    import json
-
     assert page.ocr is not None
     body = json.dumps(page.ocr.to_json(), ensure_ascii=False, sort_keys=True).encode("utf-8")
     key = content_key("derived/ocr", sha256_bytes(body), ".json")
@@ -237,7 +234,7 @@ def write_pdfs(ctx: IngestContext, work: FileWork) -> None:
                 write_searchable_pdf(pages, out, title=dossier.archive_number or "")
             sha, _ = sha256_file(Path(tmp))
             key = content_key("derived/pdf", sha, ".pdf")
-            ctx.rt.store.put_file(key, Path(tmp))  # type: ignore[attr-defined]
+            ctx.rt.store.put_file(key, Path(tmp))
             dossier.pdf_key = key
         finally:
             Path(tmp).unlink(missing_ok=True)
