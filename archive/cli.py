@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -47,6 +46,25 @@ class RichProgress:
         self.progress.advance(self.files_task)
 
 
+class ReportSink:
+    """Report lines to a file (opened at the first line, so a refused run never truncates another
+    run's report) or to standard output."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fh = None
+
+    def write(self, line: dict) -> None:
+        if self._fh is None:
+            self._fh = self.path.open("w", encoding="utf-8") if self.path else sys.stdout
+        self._fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None and self._fh is not sys.stdout:
+            self._fh.close()
+
+
 def _print_summary(summary: BatchSummary, report: Path | None) -> None:
     console.print(f"批次 {summary.batch_id}" + ("（续传：已完成的文件未重做）" if summary.resumed else ""))
     table = Table()
@@ -72,28 +90,25 @@ def _ingest(settings: Settings, paths: list[str], office: str, report: Path | No
         raise click.UsageError("没有找到可入库的文件（支持 PDF、TIFF、JPEG、PNG）")
     logs.configure(settings.home / "logs" / "archive.jsonl")
     rt = open_runtime(settings)
-    out = report.open("w", encoding="utf-8") if report else nullcontext(sys.stdout)
+    sink = ReportSink(report)
     try:
-        with (
-            out as fh,
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=False,
-            ) as bar,
-        ):
-
-            def emit(line: dict) -> None:
-                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-                fh.flush()
-
-            summary = run_batch(rt, sources, office=office, user=current_user(), emit=emit, progress=RichProgress(bar))
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
+            summary = run_batch(
+                rt, sources, office=office, user=current_user(), emit=sink.write, progress=RichProgress(bar)
+            )
     except BatchBusy as exc:
         raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     finally:
+        sink.close()
         rt.close()
     _print_summary(summary, report)
     return summary

@@ -46,32 +46,36 @@ def _file_problem(record: BatchFile) -> list[dict]:
     return [{"code": record.problem_code, "detail": record.problem_detail or ""}]
 
 
+def _file_line(record: BatchFile, problems: list[dict]) -> dict:
+    return {
+        "source": record.source,
+        "dossier": None,
+        "archive_number": None,
+        "status": record.status if record.status == "rejected" else "rejected",
+        "business_type": None,
+        "confidence": None,
+        "pages": [],
+        "identifiers": {"id_numbers": [], "uscc": []},
+        "problems": problems,
+        "seconds": record.seconds,
+    }
+
+
 def lines_for_file(session: Session, record: BatchFile) -> list[dict]:
-    """The report lines of one finished source file."""
+    """The report lines of one finished source file: at least one, whatever became of it."""
     if record.status == "rejected":
-        return [
-            {
-                "source": record.source,
-                "dossier": None,
-                "archive_number": None,
-                "status": "rejected",
-                "business_type": None,
-                "confidence": None,
-                "pages": [],
-                "identifiers": {"id_numbers": [], "uscc": []},
-                "problems": _file_problem(record),
-                "seconds": record.seconds,
-            }
-        ]
+        return [_file_line(record, _file_problem(record))]
     original = session.scalar(select(Original).where(Original.sha256 == record.sha256))
     if original is None:
-        return []
+        return [_file_line(record, [{"code": "internal_error", "detail": "找不到该文件的入库记录"}])]
     dossiers = session.scalars(
         select(Dossier)
         .where(Dossier.original_id == original.id)
         .order_by(Dossier.seq_in_source)
         .options(selectinload(Dossier.pages))
     ).all()
+    if not dossiers:
+        return [_file_line(record, [{"code": "no_pages", "detail": "该文件没有可入库的案卷页面"}])]
     if record.status == "duplicate":
         note = {
             "code": "duplicate",

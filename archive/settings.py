@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=120_000_000, description="Decompression-bomb limit per page.")
     max_file_bytes: int = Field(default=2 * 1024**3, description="Largest accepted source file.")
     low_confidence: float = Field(default=0.80, description="Pages under this mean confidence are flagged.")
+    classify_threshold: float = Field(
+        default=0.90, ge=0.0, le=1.0, description="Below this classifier confidence a dossier goes to review."
+    )
+    classifier_model: Path | None = Field(default=None, description="A classifier model file to use instead.")
+    taxonomy_file: Path | None = Field(default=None, description="An office's own taxonomy YAML.")
 
     @property
     def db_url(self) -> str:

@@ -41,6 +41,9 @@ class PageOutcome:
 def _limit_threads(threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "FLAGS_cpu_math_library_num_threads"):
         os.environ[var] = str(threads)
+    import cv2  # already loaded with the worker: its thread pool ignores the variables above
+
+    cv2.setNumThreads(threads)
 
 
 def init_worker(cfg: EngineConfig, pixel_limit: int) -> None:

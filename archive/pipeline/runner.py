@@ -13,11 +13,13 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import Protocol
 from sqlalchemy import select
 
 from archive.pipeline import steps
-from archive.pipeline.work import FileWork, Rejected
+from archive.pipeline.work import FileWork, PageWork, Rejected
 from archive.records.models import Batch, BatchFile
 from archive.report import lines_for_file
 from archive.runtime import Runtime
@@ -96,6 +98,15 @@ def engine_config(rt: Runtime) -> EngineConfig:
     )
 
 
+def _failed(future: Future | None) -> bool:
+    if future is None or not future.done():
+        return False
+    return future.cancelled() or isinstance(future.exception(), BrokenProcessPool | CancelledError)
+
+
+OFFICE_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,32}")
+
+
 def _fingerprint(sources: list[str], office: str) -> str:
     resolved = [str(Path(s).resolve()) for s in sources]
     return hashlib.sha256(json.dumps([office, resolved], ensure_ascii=False).encode()).hexdigest()
@@ -162,7 +173,9 @@ class _Flow:
         self.progress = progress
         self.emit = emit
         self.pending: deque[FileWork] = deque()
+        self.scanning: FileWork | None = None
         self.futures: list[Future[PageOutcome]] = []
+        self.generation = 0  # bumped each time the pool is replaced
         self.ctx: steps.IngestContext | None = None
 
     # OCR submission with back-pressure: never more than pool.capacity pages in flight.
@@ -173,39 +186,66 @@ class _Flow:
                 break
             wait(self.futures, return_when=FIRST_COMPLETED)
             self.finish_ready()
+        try:
+            return self._submit(data)
+        except BrokenProcessPool:
+            self.restart()
+            return self._submit(data)
+
+    def _submit(self, data: bytes) -> Future[PageOutcome]:
         future = self.pool.submit(data)
+        future.generation = self.generation  # type: ignore[attr-defined]
         future.add_done_callback(lambda _f: self.progress.page_done())
         self.futures.append(future)
         return future
 
-    def resubmit(self, data: bytes) -> Future[PageOutcome]:
-        """After a worker died: a fresh pool, then the page again."""
+    def restart(self) -> None:
+        """A worker died and took the pool with it: a fresh pool, and every lost page again."""
+        log.warning("ocr pool broken; restarting", extra={"generation": self.generation})
         self.pool.close(cancel=True)
         self.pool = self.pool_factory()
-        for work in self.pending:  # pages of later files were lost with the old pool
+        self.generation += 1
+        for work in self.pending:
             for page in work.pages:
-                if page.future is not None and page.future.done() and page.future.exception() is not None:
-                    page.future = self.pool.submit(self.rt.store.get(page.image_key))
-        return self.pool.submit(data)
+                if _failed(page.future):
+                    page.future = self._submit(self.rt.store.get(page.image_key))
+
+    def recover(self, page: PageWork) -> None:
+        """Called when a page's OCR future failed: restart the pool if that broke it, then retry."""
+        failed = page.future
+        if getattr(failed, "generation", -1) == self.generation:
+            self.restart()
+        if page.future is failed:
+            page.future = self._submit(self.rt.store.get(page.image_key))
 
     def start(self, ctx: steps.IngestContext, work: FileWork) -> None:
         work.started = time.perf_counter()
+        self.pending.append(work)
+        self.scanning = work
         try:
             steps.identify(ctx, work)
-            if work.duplicate_of is None:
+            if work.duplicate_of is None and work.copy_of is None:
                 steps.keep_original(ctx, work)
                 self.progress.pages_found(ctx.sources[work.position].ingestor.page_count())
                 steps.scan_pages(ctx, work)
+                for page in work.pages:
+                    if page.future is None:  # OCR reused from an interrupted run
+                        self.progress.page_done()
         except Rejected as exc:
             work.rejection = exc.problem
         except Exception as exc:  # a bug or an I/O fault: this file fails, the batch goes on
             log.exception("ingest step failed", extra={"source": work.source})
             work.rejection = steps.Problem("internal_error", f"处理文件时发生内部错误：{exc}")
-        ctx.sources.pop(work.position, None)
-        self.pending.append(work)
+        finally:
+            self.scanning = None
+            ctx.sources.pop(work.position, None)
 
     def finish_ready(self) -> None:
-        while self.pending and all(p.future is None or p.future.done() for p in self.pending[0].pages):
+        while (
+            self.pending
+            and self.pending[0] is not self.scanning
+            and all(p.future is None or p.future.done() for p in self.pending[0].pages)
+        ):
             self.finish(self.pending.popleft())
 
     def finish_all(self) -> None:
@@ -215,9 +255,11 @@ class _Flow:
     def finish(self, work: FileWork) -> None:
         ctx = self.ctx
         assert ctx is not None
+        if work.copy_of is not None and work.rejection is None:
+            steps.settle_copy(ctx, work)
         if work.rejection is None and work.duplicate_of is None:
             try:
-                steps.collect_ocr(ctx, work, self.resubmit)
+                steps.collect_ocr(ctx, work, self.recover)
                 steps.split_dossiers(work)
                 steps.check_dossiers(ctx, work)
                 steps.write_pdfs(ctx, work)
@@ -233,7 +275,13 @@ class _Flow:
                     page.future.cancel()
             steps.reject(ctx, work, seconds)
         else:
-            steps.commit(ctx, work, seconds)
+            try:
+                steps.commit(ctx, work, seconds)
+            except Exception as exc:  # e.g. a value the database refuses: this file fails, not the batch
+                log.exception("commit failed", extra={"source": work.source})
+                work.rejection = steps.Problem("internal_error", f"记录入库失败，文件未入库：{exc}")
+                steps.reject(ctx, work, seconds)
+        if work.rejection is None:
             for page in work.pages:
                 self.summary.ocr_seconds += page.seconds
                 if page.worker_pid is not None and page.worker_rss_mb is not None:
@@ -271,6 +319,8 @@ def run_batch(
 ) -> BatchSummary:
     """Ingest ``sources`` as one batch; ``emit`` receives each report line as its file finishes."""
     progress = progress or NoProgress()
+    if not OFFICE_PATTERN.fullmatch(office):
+        raise ValueError(f"经办机构代码 {office!r} 无效：应为 1–32 位字母、数字、下划线或连字符")
     cfg = engine_config(rt)
     engine = engine_name(cfg)
     batch_id, resumed = _open_batch(rt, sources, office, user, engine)

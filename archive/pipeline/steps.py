@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,13 +27,15 @@ from archive.pipeline.work import DossierWork, FileWork, PageWork, Problem, Reje
 from archive.records.models import BatchFile, Dossier, OcrResult, Original, Page
 from archive.runtime import Runtime
 from archive.searchable_pdf import PdfPage, write_searchable_pdf
-from archive.storage.base import content_key, sha256_bytes, sha256_file
+from archive.storage.base import IntegrityError, content_key, sha256_bytes, sha256_file
 from ocr.engine import PageOcr
 from ocr.pool import PageOutcome
 
 log = logging.getLogger(__name__)
 
 _SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png"}
+_ORIGINAL_SUFFIX = {"application/pdf": ".pdf", "image/tiff": ".tif", "image/jpeg": ".jpg", "image/png": ".png"}
+_ARCHIVE_NUMBER = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 
 
 @dataclass
@@ -65,18 +68,35 @@ def identify(ctx: IngestContext, work: FileWork) -> None:
         return
     first = ctx.seen.setdefault(work.sha256, work.position)
     if first != work.position:
-        work.duplicate_of = f"position:{first}"
+        work.copy_of = first  # settled when this file is finished, after the first copy is
+
+
+def settle_copy(ctx: IngestContext, work: FileWork) -> None:
+    """A file identical to an earlier one of this batch: a duplicate if that one was archived,
+    otherwise refused with the first copy's reason (never silently dropped)."""
+    with ctx.rt.sessions() as session:
+        earlier = session.scalar(select(Original).where(Original.sha256 == work.sha256))
+        if earlier is not None:
+            work.duplicate_of = earlier.id
+            return
+        first = session.scalar(
+            select(BatchFile).where(BatchFile.batch_id == ctx.batch_id, BatchFile.position == work.copy_of)
+        )
+    reason = first.problem_detail if first is not None else ""
+    work.rejection = Problem(
+        "duplicate_of_rejected", f"与本批第 {(work.copy_of or 0) + 1} 个文件内容相同，该文件未能入库：{reason}"
+    )
 
 
 def keep_original(ctx: IngestContext, work: FileWork) -> None:
     """Store the source file byte for byte under its SHA-256."""
     assert work.sha256 is not None
     source = ctx.sources[work.position]
-    suffix = Path(work.source).suffix.lower()[:10]
-    key = content_key("originals", work.sha256, suffix)
-    info = ctx.rt.store.put_file(key, source.path)
-    if info.sha256 != work.sha256:
-        raise Rejected("file_changed", "文件在读取过程中发生变化，请重新提交")
+    key = content_key("originals", work.sha256, _ORIGINAL_SUFFIX[source.media_type])
+    try:
+        ctx.rt.store.put_file(key, source.path)
+    except IntegrityError as exc:
+        raise Rejected("file_changed", "文件在读取过程中发生变化（可能仍在写入），请稍后重新提交") from exc
     work.original_key = key
 
 
@@ -119,28 +139,29 @@ def _remember_ocr(ctx: IngestContext, page: PageWork) -> None:
             session.add(OcrResult(image_sha256=page.image_sha256, engine=ctx.engine_name, ocr_key=key))
 
 
-def collect_ocr(ctx: IngestContext, work: FileWork, resubmit: Callable[[bytes], Future[PageOutcome]]) -> None:
-    """Wait for each page's OCR; a page whose worker died is read once more by a fresh worker."""
+def collect_ocr(ctx: IngestContext, work: FileWork, recover: Callable[[PageWork], None]) -> None:
+    """Wait for each page's OCR; a page whose worker died is handed to ``recover`` and read again."""
     for page in work.pages:
-        if page.future is None:
-            continue
-        try:
-            outcome = page.future.result()
-        except BrokenProcessPool:
-            log.warning("ocr worker died; retrying page", extra={"source": work.source, "page": page.index})
+        attempts = 0
+        while page.future is not None:
             try:
-                outcome = resubmit(ctx.rt.store.get(page.image_key)).result()
-            except BrokenProcessPool as exc:
-                raise Rejected("ocr_failed", f"第 {page.index + 1} 页 OCR 进程两次异常退出") from exc
-        page.future = None
-        if outcome.error is not None:
-            code, detail = outcome.error
-            raise Rejected(code, f"第 {page.index + 1} 页：{detail}")
-        page.seconds, page.worker_pid, page.worker_rss_mb = outcome.seconds, outcome.pid, outcome.max_rss_mb
-        page.separator = outcome.separator
-        page.ocr = outcome.page_ocr()
-        if page.ocr is not None:
-            _remember_ocr(ctx, page)
+                outcome = page.future.result()
+            except (BrokenProcessPool, CancelledError) as exc:
+                attempts += 1
+                if attempts > 2:
+                    raise Rejected("ocr_failed", f"第 {page.index + 1} 页的 OCR 进程多次异常退出") from exc
+                log.warning("ocr worker lost a page; retrying", extra={"source": work.source, "page": page.index})
+                recover(page)
+                continue
+            page.future = None
+            if outcome.error is not None:
+                code, detail = outcome.error
+                raise Rejected(code, f"第 {page.index + 1} 页：{detail}")
+            page.seconds, page.worker_pid, page.worker_rss_mb = outcome.seconds, outcome.pid, outcome.max_rss_mb
+            page.separator = outcome.separator
+            page.ocr = outcome.page_ocr()
+            if page.ocr is not None:
+                _remember_ocr(ctx, page)
 
 
 def split_dossiers(work: FileWork) -> None:
@@ -153,7 +174,8 @@ def split_dossiers(work: FileWork) -> None:
     current: DossierWork | None = None
     for page in work.pages:
         if page.separator is not None:
-            current = DossierWork(seq=len(dossiers) + 1, archive_number=page.separator)
+            number, problems = _checked_archive_number(page.separator)
+            current = DossierWork(seq=len(dossiers) + 1, archive_number=number, problems=problems)
             dossiers.append(current)
             continue
         if current is None:  # pages before the first separator are kept, never dropped
@@ -169,11 +191,22 @@ def split_dossiers(work: FileWork) -> None:
                 Problem("empty_dossier", f"档号 {dossier.archive_number} 的分隔页之后没有页面，未建立案卷")
             )
     work.dossiers = [d for d in dossiers if d.pages]
+    if not work.dossiers:
+        raise Rejected("no_pages", "文件只有分隔页，没有可入库的案卷页面")
     numbers = [d.archive_number for d in work.dossiers if d.archive_number]
     for number in {n for n in numbers if numbers.count(n) > 1}:
         for dossier in work.dossiers:
             if dossier.archive_number == number:
                 dossier.problems.append(Problem("duplicate_archive_number", f"档号 {number} 在本文件中出现多次"))
+
+
+def _checked_archive_number(text: str) -> tuple[str | None, list[Problem]]:
+    """A 档号 read from a separator sheet, if it is one that can be recorded."""
+    text = text.strip()
+    if _ARCHIVE_NUMBER.fullmatch(text):
+        return text, []
+    shown = "".join(ch if ch.isprintable() else "?" for ch in text[:40])
+    return None, [Problem("invalid_archive_number", f"分隔页二维码中的档号无效（过长或含控制字符）：{shown}…")]
 
 
 def check_dossiers(ctx: IngestContext, work: FileWork) -> None:
@@ -210,7 +243,7 @@ def check_dossiers(ctx: IngestContext, work: FileWork) -> None:
             elif page.image_sha256 in seen_here:
                 seq, other = seen_here[page.image_sha256]
                 dossier.problems.append(
-                    Problem("duplicate_page", f"页面图像与本批第 {seq} 卷第 {other} 页完全相同", number)
+                    Problem("duplicate_page", f"页面图像与本文件第 {seq} 卷第 {other} 页完全相同", number)
                 )
             else:
                 seen_here[page.image_sha256] = (dossier.seq, number)
@@ -253,7 +286,7 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
             record.problem_detail = "；".join(p.detail for p in work.problems)
         if work.duplicate_of is not None:
             record.status = "duplicate"
-            record.duplicate_of = _original_id(session, work)
+            record.duplicate_of = work.duplicate_of
             return
         original = Original(
             sha256=work.sha256,
@@ -307,13 +340,6 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
                     )
                 )
         record.status = "ingested"
-
-
-def _original_id(session, work: FileWork) -> str | None:
-    if work.duplicate_of and not work.duplicate_of.startswith("position:"):
-        return work.duplicate_of
-    row = session.scalar(select(Original).where(Original.sha256 == work.sha256))
-    return row.id if row else None
 
 
 def reject(ctx: IngestContext, work: FileWork, seconds: float) -> None:

@@ -66,7 +66,8 @@ class FileWork:
     size: int | None = None
     media_type: str | None = None
     original_key: str | None = None
-    duplicate_of: str | None = None  # Original.id of the earlier copy
+    duplicate_of: str | None = None  # Original.id of the archived copy
+    copy_of: int | None = None  # position of an identical file earlier in this batch, not yet finished
     pages: list[PageWork] = field(default_factory=list)
     dossiers: list[DossierWork] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # file-level notes that do not reject it

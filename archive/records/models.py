@@ -116,6 +116,12 @@ class Dossier(Base):
     identifiers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     problems: Mapped[list[Any]] = mapped_column(default=list)
     seconds: Mapped[float | None] = mapped_column(Float)
+    classification: Mapped[dict[str, Any]] = mapped_column(default=dict)  # decision, candidates, model hash
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)  # extracted case-record fields
+    declared_pages: Mapped[int | None] = mapped_column(Integer)  # 本卷共…页 on the cover
+    ingested_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     documents: Mapped[list[Document]] = relationship(back_populates="dossier", order_by="Document.seq")
@@ -169,4 +175,29 @@ class OcrResult(Base):
     image_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     engine: Mapped[str] = mapped_column(String(100), primary_key=True)
     ocr_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DossierEvent(Base):
+    """The dossier's history: who did what, when, with the values before and after."""
+
+    __tablename__ = "dossier_events"
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))  # ingested|corrected|approved|rejected
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TrainingExample(Base):
+    """A human-confirmed business type for a dossier's text: what ``classifier train`` learns from."""
+
+    __tablename__ = "training_examples"
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    business_type: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[list[Any]] = mapped_column(default=list)  # page texts
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(32))  # corrected|approved
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,13 +124,17 @@ class FilesystemStore:
         sha, size = sha256_file(path)
 
         def copy(fh) -> None:
+            """Copy while hashing what is written; refuse before the rename if it is not what was hashed."""
+            digest, written = hashlib.sha256(), 0
             with open(path, "rb") as src:
-                shutil.copyfileobj(src, fh, CHUNK)
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    written += len(chunk)
+                    fh.write(chunk)
+            if digest.hexdigest() != sha or written != size:
+                raise IntegrityError(f"复制 {path} 时文件发生变化，未保存")
 
-        info = self._commit(key, sha, size, copy)
-        if not self.verify(key):  # the source changed while it was copied
-            raise IntegrityError(f"复制 {path} 时文件发生变化")
-        return info
+        return self._commit(key, sha, size, copy)
 
     # -- reads -----------------------------------------------------------------------------
     def stat(self, key: str) -> ObjectInfo:

@@ -1,0 +1,1 @@
+"""Business-type classification: taxonomy evidence combined with a character n-gram model."""

@@ -1,0 +1,65 @@
+"""Which classifier model is in use, and training a new one.
+
+Order: ``ARCHIVE_CLASSIFIER_MODEL`` if set; else the model ``archive classifier train`` last
+activated (``$ARCHIVE_HOME/models/current``); else the built-in model shipped in the package,
+trained on the generated corpus (``scripts/generate_corpus.py``), never on real dossiers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from archive.classify.model import Classifier, Example, load, save, train
+from archive.settings import Settings
+from archive.taxonomy import Taxonomy, load_taxonomy
+
+BUILTIN = Path(__file__).with_name("builtin") / "classifier-builtin.joblib"
+BUILTIN_CORPUS = {"n_per_type": 120, "seed": 20261123}
+
+
+def models_dir(settings: Settings) -> Path:
+    return settings.home / "models"
+
+
+def active_model_path(settings: Settings) -> Path:
+    if settings.classifier_model is not None:
+        return settings.classifier_model
+    pointer = models_dir(settings) / "current"
+    if pointer.is_file():
+        return models_dir(settings) / pointer.read_text(encoding="utf-8").strip()
+    return BUILTIN
+
+
+def taxonomy_for(settings: Settings) -> Taxonomy:
+    return load_taxonomy(settings.taxonomy_file)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: Path, mtime: float, taxonomy_file: Path | None) -> Classifier:
+    return load(path, load_taxonomy(taxonomy_file))
+
+
+def load_classifier(settings: Settings) -> Classifier:
+    path = active_model_path(settings)
+    if not path.is_file():
+        raise FileNotFoundError(f"找不到分类模型文件 {path}；请运行 archive classifier train")
+    return _load_cached(path, path.stat().st_mtime, settings.taxonomy_file)
+
+
+def generated_examples(n_per_type: int, seed: int) -> list[Example]:
+    from archive.classify.corpus import generate_corpus
+
+    return [(doc["pages"], doc["label"]) for doc in generate_corpus(n_per_type=n_per_type, seed=seed)]
+
+
+def train_and_activate(settings: Settings, confirmed: list[Example]) -> tuple[Path, str, dict]:
+    """Train on the generated corpus plus human-confirmed dossiers; make the new model current."""
+    taxonomy = taxonomy_for(settings)
+    examples = generated_examples(**BUILTIN_CORPUS) + confirmed
+    version = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    bundle = train(examples, taxonomy, version=version)
+    path, sha = save(bundle, models_dir(settings))
+    (models_dir(settings) / "current").write_text(path.name, encoding="utf-8")
+    return path, sha, bundle

@@ -1,0 +1,22 @@
+"""Errors the services raise: a stable code for programs, a Chinese message for people."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Forbidden(ServiceError):
+    pass
+
+
+class Invalid(ServiceError):
+    pass

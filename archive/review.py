@@ -1,0 +1,179 @@
+"""Review (maker-checker): the queue, corrections, approval and rejection.
+
+The CLI calls these functions now; the API and the web UI call the same ones.  The person who
+approves a dossier must not be the person who ingested it; every change is kept in the dossier's
+history, and every human-confirmed type is kept as training data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from archive.errors import Forbidden, Invalid, NotFound
+from archive.identifiers import is_valid_id_number, is_valid_uscc
+from archive.records.models import Batch, Dossier, DossierEvent, TrainingExample
+from archive.taxonomy import UNCLASSIFIED, Taxonomy
+
+# Fields a reviewer may correct, and how each is checked.
+EDITABLE = {
+    "archive_number": None,
+    "title": None,
+    "person_name": None,
+    "person_id_number": is_valid_id_number,
+    "unit_name": None,
+    "unit_uscc": is_valid_uscc,
+    "business_number": None,
+}
+FIELD_ZH = {
+    "archive_number": "档号",
+    "title": "题名",
+    "person_name": "姓名",
+    "person_id_number": "公民身份号码",
+    "unit_name": "单位名称",
+    "unit_uscc": "统一社会信用代码",
+    "business_number": "业务编号",
+}
+_SEVERE = {"catalogue_mismatch": 5, "invalid_id_number": 4, "invalid_uscc": 4, "duplicate_page": 3, "unclassified": 3}
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    id: str
+    archive_number: str | None
+    business_type: str | None
+    confidence: float | None
+    problems: list[dict]
+    severity: int
+    page_count: int
+
+
+def severity(problems: list[dict]) -> int:
+    return sum(_SEVERE.get(p.get("code", ""), 1) for p in problems)
+
+
+def queue(session: Session, office: str | None = None, limit: int = 100) -> list[QueueItem]:
+    """Dossiers waiting for review, most serious problems first, then least confident."""
+    query = select(Dossier).where(Dossier.status == "needs_review")
+    if office:
+        query = query.where(Dossier.office == office)
+    items = [
+        QueueItem(
+            d.id, d.archive_number, d.business_type, d.confidence, list(d.problems), severity(d.problems), d.page_count
+        )
+        for d in session.scalars(query)
+    ]
+    items.sort(key=lambda i: (-i.severity, i.confidence if i.confidence is not None else -1.0, i.id))
+    return items[:limit]
+
+
+def _load(session: Session, dossier_id: str) -> Dossier:
+    dossier = session.scalar(select(Dossier).where(Dossier.id == dossier_id).options(selectinload(Dossier.pages)))
+    if dossier is None:
+        raise NotFound("dossier_not_found", f"案卷 {dossier_id} 不存在")
+    return dossier
+
+
+def _event(session: Session, dossier: Dossier, actor: str, action: str, detail: dict) -> None:
+    session.add(DossierEvent(dossier_id=dossier.id, actor=actor, action=action, detail=detail))
+
+
+def _learn(session: Session, dossier: Dossier, actor: str, reason: str) -> None:
+    session.add(
+        TrainingExample(
+            dossier_id=dossier.id,
+            business_type=dossier.business_type,
+            pages=[p.text for p in dossier.pages],
+            actor=actor,
+            reason=reason,
+        )
+    )
+
+
+def _require_open(dossier: Dossier) -> None:
+    if dossier.status != "needs_review":
+        raise Invalid("not_in_review", f"案卷状态为 {dossier.status}，只有待审核的案卷可以修改或审批")
+
+
+def correct(
+    session: Session,
+    taxonomy: Taxonomy,
+    dossier_id: str,
+    actor: str,
+    *,
+    business_type: str | None = None,
+    fields: dict[str, str] | None = None,
+) -> Dossier:
+    """Change the type and/or record fields of a dossier under review; history keeps before and after."""
+    dossier = _load(session, dossier_id)
+    _require_open(dossier)
+    changes: dict[str, dict] = {}
+    if business_type is not None and business_type != dossier.business_type:
+        try:
+            kind = taxonomy.by_name(business_type)
+        except KeyError as exc:
+            raise Invalid("unknown_business_type", f"未知的业务类型：{business_type}") from exc
+        changes["business_type"] = {"before": dossier.business_type, "after": kind.name}
+        dossier.business_type, dossier.category, dossier.retention = kind.name, kind.category, kind.retention
+        dossier.problems = [p for p in dossier.problems if p.get("code") != "unclassified"]
+    for name, value in (fields or {}).items():
+        if name not in EDITABLE:
+            raise Invalid("field_not_editable", f"字段 {name} 不可修改；可修改：{'、'.join(FIELD_ZH.values())}")
+        check = EDITABLE[name]
+        value = value.strip().upper() if check else value.strip()
+        if check is not None and not check(value):
+            raise Invalid("invalid_value", f"{FIELD_ZH[name]} {value} 校验不通过")
+        before = getattr(dossier, name)
+        if before != value:
+            changes[name] = {"before": before, "after": value}
+            setattr(dossier, name, value)
+            if name == "person_id_number":
+                dossier.problems = [p for p in dossier.problems if p.get("code") != "invalid_id_number"]
+            if name == "unit_uscc":
+                dossier.problems = [p for p in dossier.problems if p.get("code") != "invalid_uscc"]
+    if not changes:
+        raise Invalid("nothing_to_change", "没有需要修改的内容")
+    _event(session, dossier, actor, "corrected", changes)
+    if "business_type" in changes:
+        _learn(session, dossier, actor, "corrected")
+    return dossier
+
+
+def approve(session: Session, dossier_id: str, actor: str) -> Dossier:
+    """Archive a reviewed dossier.  The approver must not be the person who ingested it."""
+    dossier = _load(session, dossier_id)
+    _require_open(dossier)
+    ingested_by = dossier.ingested_by or session.scalar(select(Batch.created_by).where(Batch.id == dossier.batch_id))
+    if ingested_by == actor:
+        raise Forbidden("self_approval", "审批人不能是入库人（双人复核）：请由另一位审核员批准")
+    if not dossier.business_type or dossier.business_type == UNCLASSIFIED:
+        raise Invalid("type_required", "请先确定业务类型再批准归档")
+    blocking = [p for p in dossier.problems if p.get("code") in ("invalid_id_number", "invalid_uscc")]
+    if blocking:
+        raise Invalid("problems_open", "仍有未更正的问题：" + "；".join(p["detail"] for p in blocking))
+    dossier.status = "archived"
+    dossier.reviewed_by, dossier.reviewed_at = actor, datetime.now(UTC)
+    _event(session, dossier, actor, "approved", {"business_type": dossier.business_type})
+    _learn(session, dossier, actor, "approved")
+    return dossier
+
+
+def reject(session: Session, dossier_id: str, actor: str, reason: str) -> Dossier:
+    dossier = _load(session, dossier_id)
+    _require_open(dossier)
+    if not reason.strip():
+        raise Invalid("reason_required", "驳回必须填写原因")
+    dossier.status = "rejected"
+    dossier.reviewed_by, dossier.reviewed_at = actor, datetime.now(UTC)
+    _event(session, dossier, actor, "rejected", {"reason": reason.strip()})
+    return dossier
+
+
+def history(session: Session, dossier_id: str) -> list[DossierEvent]:
+    _load(session, dossier_id)
+    return list(
+        session.scalars(select(DossierEvent).where(DossierEvent.dossier_id == dossier_id).order_by(DossierEvent.at))
+    )
