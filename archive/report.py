@@ -37,6 +37,22 @@ def _dossier_line(source: str, dossier: Dossier, status: str | None = None, extr
         "problems": list(dossier.problems) + (extra or []),
         "seconds": dossier.seconds,
         "searchable_pdf": dossier.searchable_pdf_key,
+        "category": dossier.category,
+        "retention": dossier.retention,
+        "candidates": dossier.classification.get("candidates", []),
+        "model_sha256": dossier.classification.get("model_sha256"),
+        "record": {
+            "person_name": dossier.person_name,
+            "id_number": dossier.person_id_number,
+            "unit_name": dossier.unit_name,
+            "uscc": dossier.unit_uscc,
+            "business_number": dossier.business_number,
+            "title": dossier.title,
+            "declared_pages": dossier.declared_pages,
+            "formed_date": dossier.date_end.isoformat() if dossier.date_end else None,
+            "amounts": dossier.record.get("amounts", []),
+            "catalogue": dossier.record.get("catalogue", []),
+        },
     }
 
 

@@ -103,3 +103,8 @@ def ocr_pool():
     cache = Path(os.environ.get("ARCHIVE_TEST_CACHE", "/tmp/archive-test-cache"))
     pool = OcrPool(EngineConfig(name="paddle", threads=2, cache_dir=cache), workers=0, recycle=10**6, pixel_limit=10**9)
     return pool
+
+
+def settled(line: dict) -> bool:
+    """Issue 3's rule: archived exactly when there is no problem (and the type is certain)."""
+    return line["status"] == ("needs_review" if line["problems"] else "archived")

@@ -26,6 +26,7 @@ from archive.classify.text import document_text
 from archive.taxonomy import UNCLASSIFIED, Taxonomy
 
 FORMAT = 1
+LOSS_MARGIN = 0.02  # held-out log-loss difference treated as a tie
 Example = tuple[list[str], str]  # (page texts, business type name)
 
 
@@ -115,14 +116,19 @@ def train(examples: list[Example], taxonomy: Taxonomy, version: str, seed: int =
     held_p = model.predict_proba(vectorizer.transform([document_text(p) for p, _ in held]))
     held_ev = _evidence_matrix(finder, labels, [p for p, _ in held])
     truth = np.array([labels.index(label) for _, label in held])
-    best = (float("inf"), 0.0, 0.0, 1.0)
+    # Generated text is cleaner than real scans, so several settings often fit the held-out part
+    # equally well: among those within a small margin of the best loss, prefer trusting form titles
+    # most and the highest temperature (the humblest confidence), since real dossiers are harder.
+    results = []
     for alpha, beta, temperature in itertools.product(
         (0.0, 1.0, 2.0, 3.0, 4.0, 6.0), (0.0, 0.5, 1.0, 2.0), (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
     ):
         probs = _combine(held_p, held_ev, alpha, beta, temperature)
         loss = -float(np.mean(np.log(np.clip(probs[np.arange(len(truth)), truth], 1e-12, 1.0))))
-        if loss < best[0]:
-            best = (loss, alpha, beta, temperature)
+        results.append((loss, alpha, beta, temperature))
+    floor = min(r[0] for r in results)
+    near = [r for r in results if r[0] <= floor + LOSS_MARGIN]
+    best = max(near, key=lambda r: (r[1], r[3], -r[2]))
     vectorizer, model = _fit_model([document_text(p) for p, _ in examples], [label for _, label in examples])
     _, alpha, beta, temperature = best
     return {

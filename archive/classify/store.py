@@ -49,7 +49,7 @@ def load_classifier(settings: Settings) -> Classifier:
 
 
 def generated_examples(n_per_type: int, seed: int) -> list[Example]:
-    from archive.classify.corpus import generate_corpus
+    from scripts.generate_corpus import generate_corpus
 
     return [(doc["pages"], doc["label"]) for doc in generate_corpus(n_per_type=n_per_type, seed=seed)]
 

@@ -15,9 +15,19 @@ def normalise(text: str) -> str:
     return _DIGITS.sub("0", _SPACE.sub("", text))
 
 
+HEAD_WEIGHT = 3
+
+
 def document_text(pages: list[str]) -> str:
-    """One string for the n-gram model: pages and lines kept apart by separators."""
-    return " | ".join(" ".join(normalise(line) for line in page.splitlines() if line.strip()) for page in pages)
+    """One string for the n-gram model: pages and lines kept apart by separators.
+
+    The first lines of each page (where a form prints its title) are repeated, so the title of
+    the business form outweighs prose on supporting pages (contracts, letters, copies) that may
+    talk about other kinds of business.
+    """
+    body = " | ".join(" ".join(normalise(line) for line in page.splitlines() if line.strip()) for page in pages)
+    heads = " ".join(page_heads(pages, lines=2))
+    return " | ".join([body] + [heads] * HEAD_WEIGHT)
 
 
 def page_heads(pages: list[str], lines: int = 3) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from archive.classify.store import load_classifier, taxonomy_for
 from archive.pipeline import steps
 from archive.pipeline.work import FileWork, PageWork, Rejected
 from archive.records.models import Batch, BatchFile
@@ -262,6 +263,7 @@ class _Flow:
                 steps.collect_ocr(ctx, work, self.recover)
                 steps.split_dossiers(work)
                 steps.check_dossiers(ctx, work)
+                steps.classify_dossiers(ctx, work)
                 steps.write_pdfs(ctx, work)
             except Rejected as exc:
                 work.rejection = exc.problem
@@ -329,7 +331,16 @@ def run_batch(
     s = rt.settings
     factory = pool_factory or (lambda: OcrPool(cfg, s.ocr_workers, s.ocr_recycle_pages, s.max_image_pixels))
     flow = _Flow(rt, factory, summary, progress, emit)
-    flow.ctx = steps.IngestContext(rt=rt, batch_id=batch_id, office=office, engine_name=engine, submit=flow.submit)
+    flow.ctx = steps.IngestContext(
+        rt=rt,
+        batch_id=batch_id,
+        office=office,
+        engine_name=engine,
+        user=user,
+        submit=flow.submit,
+        classifier=load_classifier(s),
+        taxonomy=taxonomy_for(s),
+    )
     with rt.sessions() as session:
         records = session.scalars(
             select(BatchFile).where(BatchFile.batch_id == batch_id).order_by(BatchFile.position)

@@ -21,13 +21,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from archive.identifiers import find_identifiers
+from archive.classify.model import Classifier
+from archive.extract import check_catalogue, extract_record
+from archive.identifiers import find_identifiers, is_valid_id_number, is_valid_uscc
 from archive.intake import IntakeError, SourceFile, open_source
 from archive.pipeline.work import DossierWork, FileWork, PageWork, Problem, Rejected
-from archive.records.models import BatchFile, Dossier, OcrResult, Original, Page
+from archive.records.models import BatchFile, Document, Dossier, DossierEvent, OcrResult, Original, Page
 from archive.runtime import Runtime
 from archive.searchable_pdf import PdfPage, write_searchable_pdf
 from archive.storage.base import IntegrityError, content_key, sha256_bytes, sha256_file
+from archive.taxonomy import UNCLASSIFIED, Taxonomy
 from ocr.engine import PageOcr
 from ocr.pool import PageOutcome
 
@@ -44,7 +47,10 @@ class IngestContext:
     batch_id: str
     office: str
     engine_name: str
+    user: str
     submit: Callable[[bytes], Future[PageOutcome]]
+    classifier: Classifier | None = None
+    taxonomy: Taxonomy | None = None
     seen: dict[str, int] = field(default_factory=dict)  # sha256 → position of its first copy in this batch
     sources: dict[int, SourceFile] = field(default_factory=dict)  # position → the opened file
 
@@ -247,11 +253,33 @@ def check_dossiers(ctx: IngestContext, work: FileWork) -> None:
                 )
             else:
                 seen_here[page.image_sha256] = (dossier.seq, number)
-        ids = find_identifiers([line for p in dossier.pages for line in (p.ocr.text_lines if p.ocr else [])])
-        for code in ids.invalid_id_numbers:
-            dossier.problems.append(Problem("invalid_id_number", f"公民身份号码 {code} 校验位不符"))
-        for code in ids.invalid_uscc:
-            dossier.problems.append(Problem("invalid_uscc", f"统一社会信用代码 {code} 校验位不符"))
+
+
+def classify_dossiers(ctx: IngestContext, work: FileWork) -> None:
+    """Business type, case-record fields and the checks that decide whether a person must look.
+
+    A dossier is archived without review only when it has no problem at all and the classifier is
+    at least ``classify_threshold`` sure; otherwise it waits in the review queue.
+    """
+    assert ctx.classifier is not None and ctx.taxonomy is not None
+    threshold = ctx.rt.settings.classify_threshold
+    for dossier in work.dossiers:
+        pages = [p.ocr for p in dossier.pages if p.ocr is not None]
+        dossier.record = record = extract_record(pages)
+        dossier.decision = decision = ctx.classifier.classify([p.text for p in pages])
+        if record.id_number and not is_valid_id_number(record.id_number):
+            dossier.problems.append(
+                Problem("invalid_id_number", f"公民身份号码 {record.id_number} 校验位不符或出生日期不可能")
+            )
+        if record.uscc and not is_valid_uscc(record.uscc):
+            dossier.problems.append(Problem("invalid_uscc", f"统一社会信用代码 {record.uscc} 校验位不符"))
+        dossier.problems.extend(Problem(p["code"], p["detail"]) for p in check_catalogue(record, len(pages)))
+        if decision.business_type == UNCLASSIFIED or decision.confidence < threshold:
+            shown = "、".join(f"{name} {prob:.2f}" for name, prob in decision.candidates)
+            dossier.problems.append(
+                Problem("unclassified", f"业务类型不能确定（置信度 {decision.confidence:.2f}），候选：{shown}")
+            )
+        dossier.status = "needs_review" if dossier.problems else "archived"
 
 
 def write_pdfs(ctx: IngestContext, work: FileWork) -> None:
@@ -301,23 +329,61 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
         for dossier in work.dossiers:
             lines = [line for p in dossier.pages for line in (p.ocr.text_lines if p.ocr else [])]
             ids = find_identifiers(lines)
+            case, decision = dossier.record, dossier.decision
+            kind = ctx.taxonomy.by_name(decision.business_type) if ctx.taxonomy and decision else None
             row = Dossier(
                 batch_id=ctx.batch_id,
                 original_id=original.id,
                 seq_in_source=dossier.seq,
-                archive_number=dossier.archive_number,
+                archive_number=dossier.archive_number or (case.archive_number if case else None),
+                title=case.title if case else None,
                 office=ctx.office,
-                status="needs_review",
+                business_type=kind.name if kind and kind.name != UNCLASSIFIED else None,
+                category=kind.category if kind else None,
+                retention=kind.retention if kind else None,
+                confidence=round(decision.confidence, 4) if decision else None,
+                classification=decision.to_json() if decision else {},
+                record=case.to_dict() if case else {},
+                declared_pages=case.declared_pages if case else None,
+                status=dossier.status,
                 page_count=len(dossier.pages),
                 searchable_pdf_key=dossier.pdf_key,
                 identifiers=ids.to_report(),
-                person_id_number=ids.id_numbers[0] if ids.id_numbers else None,
-                unit_uscc=ids.uscc[0] if ids.uscc else None,
+                person_name=case.person_name if case else None,
+                person_id_number=_first_valid(case.id_number if case else None, ids.id_numbers, is_valid_id_number),
+                unit_name=case.unit_name if case else None,
+                unit_uscc=_first_valid(case.uscc if case else None, ids.uscc, is_valid_uscc),
+                business_number=case.business_number if case else None,
+                date_end=_iso_date(case.formed_date if case else None),
+                ingested_by=ctx.user,
                 problems=[p.to_json() for p in dossier.problems],
                 seconds=round(seconds * len(dossier.pages) / total_pages, 3),
             )
             session.add(row)
             session.flush()
+            for entry in case.catalogue if case else []:
+                if entry.start_page is not None and entry.title:
+                    session.add(
+                        Document(
+                            dossier_id=row.id,
+                            seq=entry.seq,
+                            title=entry.title,
+                            start_page=entry.start_page,
+                            end_page=entry.end_page if entry.end_page is not None else entry.start_page,
+                        )
+                    )
+            session.add(
+                DossierEvent(dossier_id=row.id, actor=ctx.user, action="ingested", detail={"batch": ctx.batch_id})
+            )
+            if row.status == "archived":
+                session.add(
+                    DossierEvent(
+                        dossier_id=row.id,
+                        actor="system:classifier",
+                        action="archived",
+                        detail={"confidence": row.confidence, "model_sha256": decision.model_sha256},
+                    )
+                )
             for number, page in enumerate(dossier.pages, start=1):
                 assert page.ocr is not None
                 ocr_row = session.get(OcrResult, (page.image_sha256, ctx.engine_name))
@@ -340,6 +406,21 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
                     )
                 )
         record.status = "ingested"
+
+
+def _first_valid(labelled: str | None, found: list[str], valid) -> str | None:
+    if labelled and valid(labelled):
+        return labelled
+    return found[0] if found else None
+
+
+def _iso_date(value: str | None):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def reject(ctx: IngestContext, work: FileWork, seconds: float) -> None:

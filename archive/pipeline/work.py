@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from ocr.engine import PageOcr
 from ocr.pool import PageOutcome
@@ -54,6 +55,9 @@ class DossierWork:
     pages: list[PageWork] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     pdf_key: str | None = None
+    decision: Any = None  # archive.classify.model.Decision
+    record: Any = None  # archive.extract.CaseRecord
+    status: str = "needs_review"
 
 
 @dataclass
