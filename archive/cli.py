@@ -11,10 +11,15 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import select
 
 from archive import logs
+from archive import review as review_service
+from archive.classify.store import active_model_path, load_classifier, taxonomy_for, train_and_activate
+from archive.errors import ServiceError
 from archive.intake import expand_paths
 from archive.pipeline.runner import BatchBusy, BatchSummary, current_user, run_batch
+from archive.records.models import Dossier, TrainingExample
 from archive.runtime import open_runtime
 from archive.settings import Settings, get_settings
 
@@ -156,6 +161,161 @@ def demo(report: Path | None) -> None:
         )
     if summary.by_status and counts:
         console.print("示例完成。")
+
+
+# -- review (maker-checker) ----------------------------------------------------------------------
+
+
+def _session_and_taxonomy():
+    settings = get_settings()
+    rt = open_runtime(settings)
+    return rt, taxonomy_for(settings)
+
+
+def _fail(exc: ServiceError) -> click.ClickException:
+    return click.ClickException(f"[{exc.code}] {exc.message}")
+
+
+@main.group()
+def review() -> None:
+    """审核队列：查看、更正、批准或驳回待审核案卷（批准人不得为入库人）。"""
+
+
+@review.command("list")
+@click.option("--office", default=None, help="只看该经办机构")
+@click.option("--limit", default=50, show_default=True)
+def review_list(office: str | None, limit: int) -> None:
+    """按问题严重程度列出待审核案卷。"""
+    rt, _ = _session_and_taxonomy()
+    with rt.sessions() as session:
+        items = review_service.queue(session, office, limit)
+    table = Table("档号", "业务类型", "置信度", "页数", "问题")
+    table.add_column("案卷", no_wrap=True, min_width=36)
+    for item in items:
+        conf = f"{item.confidence:.2f}" if item.confidence is not None else "—"
+        problems = "，".join(p["code"] for p in item.problems) or "—"
+        table.add_row(
+            item.archive_number or "—", item.business_type or "—", conf, str(item.page_count), problems, item.id
+        )
+    Console().print(table)
+    rt.close()
+
+
+@review.command("show")
+@click.argument("dossier_id")
+def review_show(dossier_id: str) -> None:
+    """案卷详情（JSON）：识别结果、候选类型、抽取字段、问题与历史。"""
+    rt, _ = _session_and_taxonomy()
+    with rt.sessions() as session:
+        try:
+            events = review_service.history(session, dossier_id)
+        except ServiceError as exc:
+            raise _fail(exc) from exc
+        dossier = session.get(Dossier, dossier_id)
+        out = {
+            "id": dossier.id,
+            "status": dossier.status,
+            "archive_number": dossier.archive_number,
+            "business_type": dossier.business_type,
+            "confidence": dossier.confidence,
+            "candidates": dossier.classification.get("candidates", []),
+            "fields": {name: getattr(dossier, name) for name in review_service.EDITABLE},
+            "problems": dossier.problems,
+            "history": [
+                {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "detail": e.detail} for e in events
+            ],
+        }
+    click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+    rt.close()
+
+
+@review.command("correct")
+@click.argument("dossier_id")
+@click.option("--type", "business_type", default=None, help="正确的业务类型")
+@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="更正字段，可多次使用")
+def review_correct(dossier_id: str, business_type: str | None, assignments: tuple[str, ...]) -> None:
+    """更正业务类型或字段；修改记入历史，类型更正记为训练数据。"""
+    fields = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--set 需要 字段=值 的形式：{item}")
+        fields[name.strip()] = value
+    rt, taxonomy = _session_and_taxonomy()
+    try:
+        with rt.sessions.begin() as session:
+            review_service.correct(
+                session, taxonomy, dossier_id, current_user(), business_type=business_type, fields=fields
+            )
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    finally:
+        rt.close()
+    console.print("已更正。")
+
+
+@review.command("approve")
+@click.argument("dossier_id")
+def review_approve(dossier_id: str) -> None:
+    """批准归档（须由入库人以外的人操作）。"""
+    rt, _ = _session_and_taxonomy()
+    try:
+        with rt.sessions.begin() as session:
+            review_service.approve(session, dossier_id, current_user())
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    finally:
+        rt.close()
+    console.print("已批准归档。")
+
+
+@review.command("reject")
+@click.argument("dossier_id")
+@click.option("--reason", required=True, help="驳回原因")
+def review_reject(dossier_id: str, reason: str) -> None:
+    """驳回案卷。"""
+    rt, _ = _session_and_taxonomy()
+    try:
+        with rt.sessions.begin() as session:
+            review_service.reject(session, dossier_id, current_user(), reason)
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    finally:
+        rt.close()
+    console.print("已驳回。")
+
+
+# -- classifier ------------------------------------------------------------------------------------
+
+
+@main.group()
+def classifier() -> None:
+    """业务类型分类模型。"""
+
+
+@classifier.command("train")
+def classifier_train() -> None:
+    """用生成语料加上人工确认的案卷重新训练，并启用新模型。"""
+    settings = get_settings()
+    rt = open_runtime(settings)
+    with rt.sessions() as session:
+        confirmed = [(list(ex.pages), ex.business_type) for ex in session.scalars(select(TrainingExample))]
+    rt.close()
+    with console.status("训练中…"):
+        path, sha, bundle = train_and_activate(settings, confirmed)
+    console.print(
+        f"新模型 {bundle['version']}：{path}\nSHA-256 {sha}\n样本 {bundle['examples']}（其中人工确认 {len(confirmed)}）"
+    )
+
+
+@classifier.command("info")
+def classifier_info() -> None:
+    """当前使用的模型及其哈希。"""
+    settings = get_settings()
+    model = load_classifier(settings)
+    console.print(
+        f"版本 {model.version}\n文件 {active_model_path(settings)}\nSHA-256 {model.sha256}\n类别 {'、'.join(model.labels)}"
+    )
 
 
 if __name__ == "__main__":

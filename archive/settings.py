@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     classify_threshold: float = Field(
         default=0.90, ge=0.0, le=1.0, description="Below this classifier confidence a dossier goes to review."
     )
+    auto_archive: bool = Field(
+        default=True, description="Archive certain, problem-free dossiers without review; false: review all."
+    )
     classifier_model: Path | None = Field(default=None, description="A classifier model file to use instead.")
     taxonomy_file: Path | None = Field(default=None, description="An office's own taxonomy YAML.")
 

@@ -63,3 +63,27 @@ def test_ingest_without_files_is_a_usage_error(tmp_path: Path, monkeypatch) -> N
     get_settings.cache_clear()
     assert result.exit_code == 2
     assert "没有找到可入库的文件" in result.output
+
+
+def test_review_cli_enforces_a_second_person(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ARCHIVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ARCHIVE_OCR_WORKERS", "0")
+    monkeypatch.setenv("ARCHIVE_AUTO_ARCHIVE", "false")  # everything goes to review
+    get_settings.cache_clear()
+    report = tmp_path / "r.jsonl"
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(FIXTURES / "synthetic" / "dossier-001.pdf"), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    dossier = json.loads(report.read_text(encoding="utf-8"))["dossier"]
+
+    listed = runner.invoke(main, ["review", "list"])
+    assert dossier in listed.output
+    refused = runner.invoke(main, ["review", "approve", dossier])
+    assert refused.exit_code == 1 and "[self_approval]" in refused.output
+    corrected = runner.invoke(main, ["review", "correct", dossier, "--type", "用工备案"])
+    assert corrected.exit_code == 0, corrected.output
+    shown = json.loads(runner.invoke(main, ["review", "show", dossier]).output)
+    get_settings.cache_clear()
+    assert shown["status"] == "needs_review" and shown["business_type"] == "用工备案"
+    assert [e["action"] for e in shown["history"]] == ["ingested", "corrected"]
+    assert shown["history"][0]["actor"] == shown["history"][1]["actor"]  # both system:<os user>

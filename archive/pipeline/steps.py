@@ -279,7 +279,8 @@ def classify_dossiers(ctx: IngestContext, work: FileWork) -> None:
             dossier.problems.append(
                 Problem("unclassified", f"业务类型不能确定（置信度 {decision.confidence:.2f}），候选：{shown}")
             )
-        dossier.status = "needs_review" if dossier.problems else "archived"
+        auto = ctx.rt.settings.auto_archive
+        dossier.status = "archived" if auto and not dossier.problems else "needs_review"
 
 
 def write_pdfs(ctx: IngestContext, work: FileWork) -> None:
