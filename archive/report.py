@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from archive.records.models import BatchFile, Dossier, Original
+from archive.taxonomy import retain_until
 
 
 def _dossier_line(source: str, dossier: Dossier, status: str | None = None, extra: list[dict] | None = None) -> dict:
@@ -39,6 +40,7 @@ def _dossier_line(source: str, dossier: Dossier, status: str | None = None, extr
         "searchable_pdf": dossier.searchable_pdf_key,
         "category": dossier.category,
         "retention": dossier.retention,
+        "retain_until": _retain_until(dossier),
         "candidates": dossier.classification.get("candidates", []),
         "model_sha256": dossier.classification.get("model_sha256"),
         "record": {
@@ -54,6 +56,13 @@ def _dossier_line(source: str, dossier: Dossier, status: str | None = None, extr
             "catalogue": dossier.record.get("catalogue", []),
         },
     }
+
+
+def _retain_until(dossier: Dossier) -> str | None:
+    """Retention ends on 1 January of the year after the file was formed, plus N years; 永久 never."""
+    if not dossier.retention or dossier.date_end is None or dossier.retention == "永久":
+        return None
+    return retain_until(dossier.retention, dossier.date_end).isoformat()
 
 
 def _file_problem(record: BatchFile) -> list[dict]:

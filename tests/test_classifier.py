@@ -52,3 +52,24 @@ def test_train_save_load_round_trip(tmp_path) -> None:
     assert model.version == "t1" and set(model.labels) == set(taxonomy.names) | {"未分类"}
     pages, label = _fixture_pages("dossier-003.json")
     assert model.classify(pages).business_type == label
+
+
+def test_classifier_train_command_activates_a_new_model(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from archive.cli import main
+    from archive.settings import get_settings
+
+    monkeypatch.setenv("ARCHIVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("archive.classify.store.BUILTIN_CORPUS", {"n_per_type": 10, "seed": 3})
+    get_settings.cache_clear()
+    runner = CliRunner()
+    trained = runner.invoke(main, ["classifier", "train"])
+    info = runner.invoke(main, ["classifier", "info"])
+    get_settings.cache_clear()
+    assert trained.exit_code == 0, trained.output
+    assert "人工确认 0" in trained.output
+    current = (tmp_path / "home" / "models" / "current").read_text().strip()
+    model_file = tmp_path / "home" / "models" / current
+    assert model_file.is_file()
+    assert hashlib.sha256(model_file.read_bytes()).hexdigest() in info.output
