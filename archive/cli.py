@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from archive import logs
 from archive import review as review_service
@@ -22,6 +24,7 @@ from archive.pipeline.runner import BatchBusy, BatchSummary, current_user, run_b
 from archive.records.models import Dossier, TrainingExample
 from archive.runtime import open_runtime
 from archive.settings import Settings, get_settings
+from archive.taxonomy import Taxonomy
 
 STATUS_ZH = {"needs_review": "待审核", "archived": "已归档", "rejected": "已拒收", "duplicate": "重复"}
 DEMO_BATCH = Path(__file__).with_name("demo") / "sample-batch.pdf"
@@ -176,6 +179,19 @@ def _fail(exc: ServiceError) -> click.ClickException:
     return click.ClickException(f"[{exc.code}] {exc.message}")
 
 
+def _review_change(change: Callable[[Session, Taxonomy], object], done: str) -> None:
+    """Run one review action as the current user, in one transaction; service errors become messages."""
+    rt, taxonomy = _session_and_taxonomy()
+    try:
+        with rt.sessions.begin() as session:
+            change(session, taxonomy)
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    finally:
+        rt.close()
+    console.print(done)
+
+
 @main.group()
 def review() -> None:
     """审核队列：查看、更正、批准或驳回待审核案卷（批准人不得为入库人）。"""
@@ -241,32 +257,19 @@ def review_correct(dossier_id: str, business_type: str | None, assignments: tupl
         if not sep:
             raise click.UsageError(f"--set 需要 字段=值 的形式：{item}")
         fields[name.strip()] = value
-    rt, taxonomy = _session_and_taxonomy()
-    try:
-        with rt.sessions.begin() as session:
-            review_service.correct(
-                session, taxonomy, dossier_id, current_user(), business_type=business_type, fields=fields
-            )
-    except ServiceError as exc:
-        raise _fail(exc) from exc
-    finally:
-        rt.close()
-    console.print("已更正。")
+    _review_change(
+        lambda session, taxonomy: review_service.correct(
+            session, taxonomy, dossier_id, current_user(), business_type=business_type, fields=fields
+        ),
+        "已更正。",
+    )
 
 
 @review.command("approve")
 @click.argument("dossier_id")
 def review_approve(dossier_id: str) -> None:
     """批准归档（须由入库人以外的人操作）。"""
-    rt, _ = _session_and_taxonomy()
-    try:
-        with rt.sessions.begin() as session:
-            review_service.approve(session, dossier_id, current_user())
-    except ServiceError as exc:
-        raise _fail(exc) from exc
-    finally:
-        rt.close()
-    console.print("已批准归档。")
+    _review_change(lambda session, _: review_service.approve(session, dossier_id, current_user()), "已批准归档。")
 
 
 @review.command("reject")
@@ -274,15 +277,7 @@ def review_approve(dossier_id: str) -> None:
 @click.option("--reason", required=True, help="驳回原因")
 def review_reject(dossier_id: str, reason: str) -> None:
     """驳回案卷。"""
-    rt, _ = _session_and_taxonomy()
-    try:
-        with rt.sessions.begin() as session:
-            review_service.reject(session, dossier_id, current_user(), reason)
-    except ServiceError as exc:
-        raise _fail(exc) from exc
-    finally:
-        rt.close()
-    console.print("已驳回。")
+    _review_change(lambda session, _: review_service.reject(session, dossier_id, current_user(), reason), "已驳回。")
 
 
 # -- classifier ------------------------------------------------------------------------------------

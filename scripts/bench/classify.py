@@ -56,6 +56,19 @@ def detection(name: str, flagged: dict[str, bool], planted: dict[str, bool]) -> 
     print(f"{name}: caught {hits}/{sum(planted.values())}, false alarms {false}/{sum(not v for v in planted.values())}")
 
 
+def _ece(pairs: list[tuple[float, bool]], bins: int = 5) -> float:
+    """Expected calibration error: |confidence − accuracy| per confidence bin, weighted by its size."""
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        members = [(c, ok) for c, ok in pairs if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        if members:
+            conf = statistics.mean(c for c, _ in members)
+            acc = statistics.mean(1.0 if ok else 0.0 for _, ok in members)
+            total += len(members) / len(pairs) * abs(conf - acc)
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "dev-dossiers")
@@ -78,6 +91,7 @@ def main() -> None:
         labels = [t.name for t in taxonomy_for(settings).types]
         by_source = {Path(line["source"]).name: line for line in lines}
         truth_types, as_scanned, stripped, timings = [], [], [], []
+        confidences: list[tuple[float, bool]] = []
         archived = wrong_archived = 0
         flagged_cat, flagged_id, planted_cat, planted_id = {}, {}, {}, {}
         unobservable = 0
@@ -91,6 +105,9 @@ def main() -> None:
                 truth_types.append(truth["business_type"])
                 top = line["candidates"][0]["business_type"] if line["candidates"] else "未分类"
                 as_scanned.append(top)
+                confidences.append(
+                    (line["candidates"][0]["probability"] if line["candidates"] else 0.0, top == truth["business_type"])
+                )
                 if line["status"] == "archived":
                     archived += 1
                     wrong_archived += line["business_type"] != truth["business_type"]
@@ -116,6 +133,10 @@ def main() -> None:
     scores("as scanned", truth_types, as_scanned, labels)
     scores("cover and catalogue removed", truth_types, stripped, labels)
     print(f"archived without review: {archived}/{len(truths)}, of which wrongly typed: {wrong_archived}")
+    mean_conf = statistics.mean(c for c, _ in confidences)
+    accuracy = statistics.mean(1.0 if ok else 0.0 for _, ok in confidences)
+    ece = _ece(confidences)
+    print(f"calibration: mean top confidence {mean_conf:.3f} vs accuracy {accuracy:.3f}; ECE (5 bins) {ece:.3f}")
     detection("catalogue_mismatch", flagged_cat, planted_cat)
     detection("invalid_id_number", flagged_id, planted_id)
     if unobservable:
