@@ -1,7 +1,10 @@
 """OCR work in N worker processes, each with its own engine and fixed thread count.
 
-Workers are replaced after ``recycle`` pages, which bounds memory (PaddleOCR's grows with page
-sizes).  With ``workers=0`` the engine runs in the calling process (tests, debugging).
+Workers are replaced after about ``recycle`` pages each, which bounds memory (PaddleOCR's grows
+with page sizes).  Replacement rotates the whole executor: after ``recycle × workers`` pages a new
+executor takes the next pages while the old one finishes its own and exits.  (The executor's own
+``max_tasks_per_child`` is not used: on Python 3.11 it can deadlock, CPython gh-115634.)  With
+``workers=0`` the engine runs in the calling process (tests, debugging).
 """
 
 from __future__ import annotations
@@ -76,17 +79,32 @@ class OcrPool:
     def __init__(self, cfg: EngineConfig, workers: int, recycle: int, pixel_limit: int) -> None:
         self.cfg = cfg
         self.workers = workers
+        self.pixel_limit = pixel_limit
+        self.rotate_after = max(1, recycle * max(1, workers))
+        self._submitted = 0
+        self._retired: list[ProcessPoolExecutor] = []
         self._executor: ProcessPoolExecutor | None = None
         if workers > 0:
-            self._executor = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=init_worker,
-                initargs=(cfg, pixel_limit),
-                max_tasks_per_child=recycle,
-            )
+            self._executor = self._new_executor()
         else:
             init_worker(cfg, pixel_limit)
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(self.cfg, self.pixel_limit),
+        )
+
+    def _rotate(self) -> None:
+        """A fresh executor for the next pages; the old one finishes what it has, then its workers exit."""
+        assert self._executor is not None
+        old, self._executor = self._executor, self._new_executor()
+        old.shutdown(wait=False, cancel_futures=False)
+        self._retired.append(old)
+        self._submitted = 0
+        log.info("ocr workers rotated", extra={"after_pages": self.rotate_after})
 
     @property
     def capacity(self) -> int:
@@ -95,12 +113,18 @@ class OcrPool:
 
     def submit(self, data: bytes) -> Future[PageOutcome]:
         if self._executor is not None:
+            if self._submitted >= self.rotate_after:
+                self._rotate()
+            self._submitted += 1
             return self._executor.submit(_run, data)
         fut: Future[PageOutcome] = Future()
         fut.set_result(_run(data))
         return fut
 
     def close(self, cancel: bool = False) -> None:
+        for old in self._retired:
+            old.shutdown(wait=True, cancel_futures=cancel)
+        self._retired.clear()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=cancel)
             self._executor = None
