@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -24,10 +26,21 @@ class Runtime:
         self.db.dispose()
 
 
+def _sweep(settings: Settings, store: FilesystemStore, older_than_s: float = 3600.0) -> None:
+    """Temporary files of processes killed long ago: store writes and searchable-PDF drafts."""
+    store.sweep_temporary(older_than_s)
+    cutoff = time.time() - older_than_s
+    for path in settings.home.glob("tmp*.pdf"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+
+
 def open_runtime(settings: Settings) -> Runtime:
     """Open (and migrate) the database and the object store the settings name."""
     settings.home.mkdir(parents=True, exist_ok=True)
     db = make_engine(settings.db_url)
     migrate(db)
     store = FilesystemStore(settings.objects_dir)
+    _sweep(settings, store)
     return Runtime(settings=settings, store=store, db=db, sessions=session_factory(db))

@@ -172,3 +172,27 @@ def test_put_file_refuses_a_file_that_changes_while_copied(tmp_path: Path, monke
     monkeypatch.undo()
     assert not store.exists(key)
     assert list(store.keys()) == []
+
+
+def test_abandoned_batch_is_marked_interrupted(runtime: Runtime, ocr_pool) -> None:
+    import socket
+
+    from archive.records.models import Batch
+
+    with runtime.sessions.begin() as s:
+        s.add(
+            Batch(
+                created_by="t",
+                office="370303",
+                status="running",
+                fingerprint="x" * 64,
+                engine="e",
+                host=socket.gethostname(),
+                pid=2**22 + 12345,
+                counts={},
+            )
+        )  # no such process
+    _ingest(runtime, ocr_pool, [str(SYNTH / "dossier-001.pdf")])
+    with runtime.sessions() as s:
+        statuses = sorted(s.scalars(select(Batch.status)).all())
+    assert statuses == ["completed", "interrupted"]

@@ -139,6 +139,9 @@ def _open_batch(rt: Runtime, sources: list[str], office: str, user: str, engine:
                 raise BatchBusy(f"批次 {earlier.id} 正由进程 {earlier.pid} 处理，请等待其结束")
             earlier.pid, earlier.host = os.getpid(), socket.gethostname()
             return earlier.id, True
+        for stale in session.scalars(select(Batch).where(Batch.status == "running")):
+            if not _alive(stale.pid, stale.host) and stale.host == socket.gethostname():
+                stale.status = "interrupted"  # its committed files stay; a different file list starts anew
         batch = Batch(
             created_by=user,
             office=office,

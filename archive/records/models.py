@@ -44,7 +44,7 @@ class Batch(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
     office: Mapped[str] = mapped_column(String(32), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|completed
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|completed|interrupted
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # resumes the same command
     engine: Mapped[str] = mapped_column(String(100))
     host: Mapped[str] = mapped_column(String(200), default="")

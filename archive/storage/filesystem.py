@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,6 +158,17 @@ class FilesystemStore:
         info = self.stat(key)
         sha, size = sha256_file(self._path(key))
         return sha == info.sha256 and size == info.size
+
+    def sweep_temporary(self, older_than_s: float = 3600.0) -> int:
+        """Remove temporary files a killed writer left behind (only old ones: a live writer's are young)."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path in self.root.rglob(".tmp-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         for path in sorted(self.root.rglob("*")):

@@ -11,6 +11,7 @@ import hashlib
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -322,3 +323,15 @@ def test_fs_concurrent_different_bodies(fs_store: FilesystemStore, monkeypatch: 
     assert isinstance(state["error"], WriteOnceViolation)
     assert fs_store.verify("k") is True
     assert fs_store.get("k") == b"writer one"
+
+
+def test_fs_sweep_removes_only_old_temporary_files(fs_store: FilesystemStore) -> None:
+    fs_store.put("a/b", b"kept")
+    old = fs_store.root / "a" / ".tmp-old"
+    young = fs_store.root / "a" / ".tmp-young"
+    old.write_bytes(b"left by a killed writer")
+    young.write_bytes(b"a live writer's")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert fs_store.sweep_temporary(older_than_s=3600) == 1
+    assert not old.exists() and young.exists()
+    assert fs_store.get("a/b") == b"kept"
