@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from archive import logs
 from archive import review as review_service
+from archive.audit.log import AccessEvent, AccessLog
+from archive.audit.verify import verify as verify_log
 from archive.classify.store import active_model_path, load_classifier, taxonomy_for, train_and_activate
 from archive.errors import ServiceError
 from archive.intake import expand_paths
@@ -111,6 +113,7 @@ def _ingest(settings: Settings, paths: list[str], office: str, report: Path | No
             summary = run_batch(
                 rt, sources, office=office, user=current_user(), emit=sink.write, progress=RichProgress(bar)
             )
+        _audit(rt, "ingest", (summary.batch_id,), files=len(sources), office=office)
     except BatchBusy as exc:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
@@ -175,17 +178,35 @@ def _session_and_taxonomy():
     return rt, taxonomy_for(settings)
 
 
+def _audit(rt, action: str, targets: tuple[str, ...] = (), outcome: str = "allowed", **detail) -> None:
+    """Every content action of the CLI goes to the access log, as the OS user who ran it."""
+    AccessLog(rt, rt.settings.audit_hash, rt.settings.audit_checkpoint_every).append(
+        AccessEvent(
+            actor=current_user(),
+            role="admin-cli",
+            action=action,
+            outcome=outcome,
+            client="cli",
+            targets=targets,
+            detail=detail,
+        )
+    )
+
+
 def _fail(exc: ServiceError) -> click.ClickException:
     return click.ClickException(f"[{exc.code}] {exc.message}")
 
 
-def _review_change(change: Callable[[Session, Taxonomy], object], done: str) -> None:
-    """Run one review action as the current user, in one transaction; service errors become messages."""
+def _review_change(change: Callable[[Session, Taxonomy], object], done: str, action: str, dossier_id: str) -> None:
+    """Run one review action as the current user, in one transaction; service errors become messages.
+    Allowed and refused attempts alike are written to the access log."""
     rt, taxonomy = _session_and_taxonomy()
     try:
         with rt.sessions.begin() as session:
             change(session, taxonomy)
+        _audit(rt, "review", (dossier_id,), decision=action)
     except ServiceError as exc:
+        _audit(rt, "review", (dossier_id,), "denied", decision=action, code=exc.code)
         raise _fail(exc) from exc
     finally:
         rt.close()
@@ -226,7 +247,9 @@ def review_show(dossier_id: str) -> None:
         try:
             events = review_service.history(session, dossier_id)
         except ServiceError as exc:
+            _audit(rt, "dossier_open", (dossier_id,), "denied", code=exc.code)
             raise _fail(exc) from exc
+        _audit(rt, "dossier_open", (dossier_id,))
         dossier = session.get(Dossier, dossier_id)
         out = {
             "id": dossier.id,
@@ -262,6 +285,8 @@ def review_correct(dossier_id: str, business_type: str | None, assignments: tupl
             session, taxonomy, dossier_id, current_user(), business_type=business_type, fields=fields
         ),
         "已更正。",
+        "correct",
+        dossier_id,
     )
 
 
@@ -269,7 +294,12 @@ def review_correct(dossier_id: str, business_type: str | None, assignments: tupl
 @click.argument("dossier_id")
 def review_approve(dossier_id: str) -> None:
     """批准归档（须由入库人以外的人操作）。"""
-    _review_change(lambda session, _: review_service.approve(session, dossier_id, current_user()), "已批准归档。")
+    _review_change(
+        lambda session, _: review_service.approve(session, dossier_id, current_user()),
+        "已批准归档。",
+        "approve",
+        dossier_id,
+    )
 
 
 @review.command("reject")
@@ -277,7 +307,12 @@ def review_approve(dossier_id: str) -> None:
 @click.option("--reason", required=True, help="驳回原因")
 def review_reject(dossier_id: str, reason: str) -> None:
     """驳回案卷。"""
-    _review_change(lambda session, _: review_service.reject(session, dossier_id, current_user(), reason), "已驳回。")
+    _review_change(
+        lambda session, _: review_service.reject(session, dossier_id, current_user(), reason),
+        "已驳回。",
+        "reject",
+        dossier_id,
+    )
 
 
 # -- classifier ------------------------------------------------------------------------------------
@@ -311,6 +346,57 @@ def classifier_info() -> None:
     console.print(
         f"版本 {model.version}\n文件 {active_model_path(settings)}\nSHA-256 {model.sha256}\n类别 {'、'.join(model.labels)}"
     )
+
+
+# -- audit -----------------------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """访问日志：校验哈希链、写检查点。"""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果")
+def audit_verify(as_json: bool) -> None:
+    """逐条校验访问日志的哈希链与检查点；被篡改时以非零状态退出并指出第一条问题记录。"""
+    settings = get_settings()
+    rt = open_runtime(settings)
+    try:
+        result = verify_log(rt)
+        _audit(rt, "audit_verify", (), "allowed", ok=result.ok, entries=result.entries)
+    finally:
+        rt.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "entries": result.entries,
+                    "checkpoints": result.checkpoints,
+                    "code": result.code,
+                    "first_bad": result.first_bad,
+                    "message": result.message,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        click.echo(result.summary())
+    if not result.ok:
+        sys.exit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """把当前链头写入对象存储（只写一次），例如在停机前。"""
+    settings = get_settings()
+    rt = open_runtime(settings)
+    try:
+        key = AccessLog(rt, settings.audit_hash, settings.audit_checkpoint_every).checkpoint()
+    finally:
+        rt.close()
+    click.echo(f"检查点：{key}" if key else "日志为空，无需检查点")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
         default=True, description="Archive certain, problem-free dossiers without review; false: review all."
     )
     classifier_model: Path | None = Field(default=None, description="A classifier model file to use instead.")
+    audit_hash: Literal["sha256", "sm3"] = Field(default="sha256", description="Access-log hash (sm3 for 国密).")
+    audit_checkpoint_every: int = Field(default=1000, ge=1, description="Entries between log checkpoints.")
     taxonomy_file: Path | None = Field(default=None, description="An office's own taxonomy YAML.")
 
     @property

@@ -201,3 +201,36 @@ class TrainingExample(Base):
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(32))  # corrected|approved
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AccessLogEntry(Base):
+    """One entry of the access log.  Append-only: database triggers refuse UPDATE and DELETE.
+
+    ``seq`` orders the chain (internal only; entries are referred to outside by ``id``).
+    """
+
+    __tablename__ = "access_log"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    at: Mapped[str] = mapped_column(String(32), index=True)  # ISO 8601 UTC, as hashed
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    office: Mapped[str] = mapped_column(String(32))
+    client: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    targets: Mapped[list[Any]] = mapped_column(default=list)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(String(16))  # allowed|denied
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    algorithm: Mapped[str] = mapped_column(String(16))
+
+
+class AccessLogHead(Base):
+    """The chain head (one row): the lock appenders take, and the last sequence number and hash."""
+
+    __tablename__ = "access_log_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,1 @@
+"""The tamper-evident access log: a hash chain of entries, write-once checkpoints, verification."""
