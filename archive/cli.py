@@ -162,7 +162,8 @@ def demo(report: Path | None) -> None:
     counts = Counter(line["status"] for line in lines)
     for line in lines:
         console.print(
-            f"  {line['archive_number'] or '（无档号）'}  {STATUS_ZH.get(line['status'], line['status'])}  "
+            f"  {line['archive_number'] or '（无档号）'}  {line['business_type'] or '类型待定'}  "
+            f"{STATUS_ZH.get(line['status'], line['status'])}  "
             f"{len(line['pages'])} 页  身份证号 {', '.join(line['identifiers']['id_numbers']) or '—'}"
         )
     if summary.by_status and counts:
