@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -97,7 +97,3 @@ class OcrEngine(Protocol):
     name: str
 
     def recognize(self, image: np.ndarray) -> list[OcrLine]: ...
-
-
-def line_dict(line: OcrLine) -> dict:
-    return asdict(line)

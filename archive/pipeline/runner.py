@@ -17,9 +17,10 @@ import re
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,6 +160,18 @@ def _open_batch(rt: Runtime, sources: list[str], office: str, user: str, engine:
         return batch.id, False
 
 
+@contextmanager
+def _refusals(work: FileWork) -> Iterator[None]:
+    """A step's refusal, or any other failure (a bug, an I/O fault), refuses this file only."""
+    try:
+        yield
+    except Rejected as exc:
+        work.rejection = exc.problem
+    except Exception as exc:
+        log.exception("ingest step failed", extra={"source": work.source})
+        work.rejection = steps.Problem("internal_error", f"处理文件时发生内部错误：{exc}")
+
+
 class _Flow:
     """Keeps the workers fed and finishes files in order."""
 
@@ -227,19 +240,15 @@ class _Flow:
         self.pending.append(work)
         self.scanning = work
         try:
-            steps.identify(ctx, work)
-            if work.duplicate_of is None and work.copy_of is None:
-                steps.keep_original(ctx, work)
-                self.progress.pages_found(ctx.sources[work.position].ingestor.page_count())
-                steps.scan_pages(ctx, work)
-                for page in work.pages:
-                    if page.future is None:  # OCR reused from an interrupted run
-                        self.progress.page_done()
-        except Rejected as exc:
-            work.rejection = exc.problem
-        except Exception as exc:  # a bug or an I/O fault: this file fails, the batch goes on
-            log.exception("ingest step failed", extra={"source": work.source})
-            work.rejection = steps.Problem("internal_error", f"处理文件时发生内部错误：{exc}")
+            with _refusals(work):
+                steps.identify(ctx, work)
+                if work.duplicate_of is None and work.copy_of is None:
+                    steps.keep_original(ctx, work)
+                    self.progress.pages_found(ctx.sources[work.position].ingestor.page_count())
+                    steps.scan_pages(ctx, work)
+                    for page in work.pages:
+                        if page.future is None:  # OCR reused from an interrupted run
+                            self.progress.page_done()
         finally:
             self.scanning = None
             ctx.sources.pop(work.position, None)
@@ -262,17 +271,12 @@ class _Flow:
         if work.copy_of is not None and work.rejection is None:
             steps.settle_copy(ctx, work)
         if work.rejection is None and work.duplicate_of is None:
-            try:
+            with _refusals(work):
                 steps.collect_ocr(ctx, work, self.recover)
                 steps.split_dossiers(work)
                 steps.check_dossiers(ctx, work)
                 steps.classify_dossiers(ctx, work)
                 steps.write_pdfs(ctx, work)
-            except Rejected as exc:
-                work.rejection = exc.problem
-            except Exception as exc:
-                log.exception("ingest step failed", extra={"source": work.source})
-                work.rejection = steps.Problem("internal_error", f"处理文件时发生内部错误：{exc}")
         seconds = round(time.perf_counter() - work.started, 3)
         if work.rejection is not None:
             for page in work.pages:  # pages of a refused file are not waited for

@@ -1,7 +1,7 @@
 """The ingest steps, in order.  Each is a plain function over the context and one file's work.
 
 identify → keep_original → scan_pages   (before OCR finishes; runs ahead of the workers)
-collect_ocr → split_dossiers → check_dossiers → write_pdfs → commit   (after OCR)
+collect_ocr → split_dossiers → check_dossiers → classify_dossiers → write_pdfs → commit   (after OCR)
 A step raises ``Rejected`` to refuse the file with a stable code; the batch goes on.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -106,12 +106,13 @@ def keep_original(ctx: IngestContext, work: FileWork) -> None:
     work.original_key = key
 
 
-def _cached_ocr(ctx: IngestContext, image_sha256: str) -> PageOcr | None:
+def _take_cached_ocr(ctx: IngestContext, page: PageWork) -> None:
+    """OCR this engine already did for the same image (an interrupted run), if it is still stored."""
     with ctx.rt.sessions() as session:
-        row = session.get(OcrResult, (image_sha256, ctx.engine_name))
-    if row is None or not ctx.rt.store.exists(row.ocr_key):
-        return None
-    return PageOcr.from_json(json.loads(ctx.rt.store.get(row.ocr_key)))
+        row = session.get(OcrResult, (page.image_sha256, ctx.engine_name))
+    if row is not None and ctx.rt.store.exists(row.ocr_key):
+        page.ocr = PageOcr.from_json(json.loads(ctx.rt.store.get(row.ocr_key)))
+        page.ocr_key = row.ocr_key
 
 
 def scan_pages(ctx: IngestContext, work: FileWork) -> None:
@@ -123,7 +124,7 @@ def scan_pages(ctx: IngestContext, work: FileWork) -> None:
             key = content_key("derived/pages", sha, _SUFFIX[page.media_type])
             ctx.rt.store.put(key, page.data)
             item = PageWork(page.index, key, sha, page.media_type, page.width, page.height, page.dpi)
-            item.ocr = _cached_ocr(ctx, sha)
+            _take_cached_ocr(ctx, item)
             if item.ocr is None:
                 item.future = ctx.submit(page.data)
             work.pages.append(item)
@@ -140,6 +141,7 @@ def _remember_ocr(ctx: IngestContext, page: PageWork) -> None:
     body = json.dumps(page.ocr.to_json(), ensure_ascii=False, sort_keys=True).encode("utf-8")
     key = content_key("derived/ocr", sha256_bytes(body), ".json")
     ctx.rt.store.put(key, body)
+    page.ocr_key = key
     with ctx.rt.sessions.begin() as session:
         if session.get(OcrResult, (page.image_sha256, ctx.engine_name)) is None:
             session.add(OcrResult(image_sha256=page.image_sha256, engine=ctx.engine_name, ocr_key=key))
@@ -331,38 +333,39 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
             lines = [line for p in dossier.pages for line in (p.ocr.text_lines if p.ocr else [])]
             ids = find_identifiers(lines)
             case, decision = dossier.record, dossier.decision
-            kind = ctx.taxonomy.by_name(decision.business_type) if ctx.taxonomy and decision else None
+            assert case is not None and decision is not None and ctx.taxonomy is not None  # classify_dossiers ran
+            kind = ctx.taxonomy.by_name(decision.business_type)
             row = Dossier(
                 batch_id=ctx.batch_id,
                 original_id=original.id,
                 seq_in_source=dossier.seq,
-                archive_number=dossier.archive_number or (case.archive_number if case else None),
-                title=case.title if case else None,
+                archive_number=dossier.archive_number or case.archive_number,
+                title=case.title,
                 office=ctx.office,
-                business_type=kind.name if kind and kind.name != UNCLASSIFIED else None,
-                category=kind.category if kind else None,
-                retention=kind.retention if kind else None,
-                confidence=round(decision.confidence, 4) if decision else None,
-                classification=decision.to_json() if decision else {},
-                record=case.to_dict() if case else {},
-                declared_pages=case.declared_pages if case else None,
+                business_type=kind.name if kind.name != UNCLASSIFIED else None,
+                category=kind.category,
+                retention=kind.retention,
+                confidence=round(decision.confidence, 4),
+                classification=decision.to_json(),
+                record=case.to_dict(),
+                declared_pages=case.declared_pages,
                 status=dossier.status,
                 page_count=len(dossier.pages),
                 searchable_pdf_key=dossier.pdf_key,
                 identifiers=ids.to_report(),
-                person_name=case.person_name if case else None,
-                person_id_number=_first_valid(case.id_number if case else None, ids.id_numbers, is_valid_id_number),
-                unit_name=case.unit_name if case else None,
-                unit_uscc=_first_valid(case.uscc if case else None, ids.uscc, is_valid_uscc),
-                business_number=case.business_number if case else None,
-                date_end=_iso_date(case.formed_date if case else None),
+                person_name=case.person_name,
+                person_id_number=_first_valid(case.id_number, ids.id_numbers, is_valid_id_number),
+                unit_name=case.unit_name,
+                unit_uscc=_first_valid(case.uscc, ids.uscc, is_valid_uscc),
+                business_number=case.business_number,
+                date_end=_iso_date(case.formed_date),
                 ingested_by=ctx.user,
                 problems=[p.to_json() for p in dossier.problems],
                 seconds=round(seconds * len(dossier.pages) / total_pages, 3),
             )
             session.add(row)
             session.flush()
-            for entry in case.catalogue if case else []:
+            for entry in case.catalogue:
                 if entry.start_page is not None and entry.title:
                     session.add(
                         Document(
@@ -387,7 +390,6 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
                 )
             for number, page in enumerate(dossier.pages, start=1):
                 assert page.ocr is not None
-                ocr_row = session.get(OcrResult, (page.image_sha256, ctx.engine_name))
                 session.add(
                     Page(
                         dossier_id=row.id,
@@ -399,7 +401,7 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
                         width=page.ocr.width,
                         height=page.ocr.height,
                         rotation=page.ocr.rotation,
-                        ocr_key=ocr_row.ocr_key if ocr_row else "",
+                        ocr_key=page.ocr_key,
                         ocr_engine=page.ocr.engine,
                         text=page.ocr.text,
                         lines=page.ocr.to_json()["lines"],
@@ -415,9 +417,7 @@ def _first_valid(labelled: str | None, found: list[str], valid) -> str | None:
     return found[0] if found else None
 
 
-def _iso_date(value: str | None):
-    from datetime import date
-
+def _iso_date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:

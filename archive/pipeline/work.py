@@ -42,6 +42,7 @@ class PageWork:
     dpi: float
     future: Future[PageOutcome] | None = None
     ocr: PageOcr | None = None
+    ocr_key: str = ""  # object key of the stored OCR result
     separator: str | None = None
     seconds: float = 0.0
     worker_pid: int | None = None
