@@ -21,6 +21,8 @@ from archive.audit.log import AccessEvent, AccessLog
 from archive.audit.verify import verify as verify_log
 from archive.classify.store import active_model_path, load_classifier, taxonomy_for, train_and_activate
 from archive.errors import ServiceError
+from archive.identity import users as user_service
+from archive.identity.roles import ROLE_ZH, Role
 from archive.intake import expand_paths
 from archive.pipeline.runner import BatchBusy, BatchSummary, current_user, run_batch
 from archive.records.models import Dossier, TrainingExample
@@ -398,6 +400,116 @@ def audit_checkpoint() -> None:
     finally:
         rt.close()
     click.echo(f"检查点：{key}" if key else "日志为空，无需检查点")
+
+
+# -- users and the server --------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """用户管理（系统管理员在服务器上执行，操作记入访问日志）。"""
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = click.prompt("密码", hide_input=True)
+        if click.prompt("再次输入密码", hide_input=True) != first:
+            raise click.UsageError("两次输入的密码不一致")
+        return first
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def _user_change(change: Callable[[Session], object], action: dict, done: str) -> None:
+    settings = get_settings()
+    rt = open_runtime(settings)
+    try:
+        with rt.sessions.begin() as session:
+            change(session)
+        _audit(rt, "admin", (), **action)
+    except ServiceError as exc:
+        _audit(rt, "admin", (), "denied", code=exc.code, **action)
+        raise _fail(exc) from exc
+    finally:
+        rt.close()
+    console.print(done)
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="角色")
+@click.option("--office", required=True, help="经办机构代码（审计员、管理员可用 * 表示全部）")
+@click.option("--display-name", default="", help="姓名")
+def users_add(name: str, role: str, office: str, display_name: str) -> None:
+    """新建用户；密码从标准输入读取（终端中会提示输入两次）。"""
+    password = _read_password()
+    _user_change(
+        lambda session: user_service.add_user(session, name, role, office, password, current_user(), display_name),
+        {"change": "user_add", "name": name, "role": role, "office": office},
+        f"已新建用户 {name}（{ROLE_ZH[Role(role)]}，{office}）",
+    )
+
+
+@users.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """停用用户并吊销其全部令牌。"""
+    _user_change(
+        lambda session: user_service.set_disabled(session, name, True, current_user()),
+        {"change": "user_disable", "name": name},
+        f"已停用用户 {name}",
+    )
+
+
+@users.command("enable")
+@click.argument("name")
+def users_enable(name: str) -> None:
+    """重新启用用户（并解除锁定）。"""
+    _user_change(
+        lambda session: user_service.set_disabled(session, name, False, current_user()),
+        {"change": "user_enable", "name": name},
+        f"已启用用户 {name}",
+    )
+
+
+@users.command("password")
+@click.argument("name")
+def users_password(name: str) -> None:
+    """重置密码（从标准输入读取），吊销其全部令牌。"""
+    password = _read_password()
+    _user_change(
+        lambda session: user_service.set_password(session, name, password),
+        {"change": "password_reset", "name": name},
+        f"已重置用户 {name} 的密码",
+    )
+
+
+@users.command("list")
+def users_list() -> None:
+    """列出用户。"""
+    rt = open_runtime(get_settings())
+    with rt.sessions() as session:
+        rows = user_service.list_users(session)
+    rt.close()
+    table = Table("用户名", "姓名", "角色", "经办机构", "状态")
+    for u in rows:
+        table.add_row(u.name, u.display_name or "—", ROLE_ZH[Role(u.role)], u.office, "停用" if u.disabled else "正常")
+    Console().print(table)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="端口")
+def serve(host: str, port: int) -> None:
+    """启动 HTTP API（/api/v1，文档 /docs）。"""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    logs.configure(settings.home / "logs" / "archive.jsonl")
+    console.print(f"API 地址：http://{host}:{port}/api/v1  文档：http://{host}:{port}/docs")
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, server_header=False)
 
 
 if __name__ == "__main__":

@@ -20,3 +20,15 @@ class Forbidden(ServiceError):
 
 class Invalid(ServiceError):
     pass
+
+
+class Unauthorized(ServiceError):
+    pass
+
+
+class TooMany(ServiceError):
+    pass
+
+
+class TooLarge(ServiceError):
+    pass

@@ -88,3 +88,13 @@ def find_identifiers(lines: list[str]) -> Identifiers:
     found.invalid_id_numbers = [c for c in found.invalid_id_numbers if c not in found.id_numbers]
     found.invalid_uscc = [c for c in found.invalid_uscc if c not in found.uscc]
     return found
+
+
+def mask_id_number(value: str | None) -> str | None:
+    """``120104198507151234`` → ``1201**********1234``: enough to tell people apart in a list,
+    not enough to identify one.  The whole number is shown only in an opened (and logged) dossier."""
+    if not value:
+        return value
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]

@@ -146,9 +146,7 @@ def approve(session: Session, dossier_id: str, actor: str) -> Dossier:
     """Archive a reviewed dossier.  The approver must not be the person who ingested it."""
     dossier = _load(session, dossier_id)
     _require_open(dossier)
-    ingested_by = dossier.ingested_by or session.scalar(select(Batch.created_by).where(Batch.id == dossier.batch_id))
-    if ingested_by == actor:
-        raise Forbidden("self_approval", "审批人不能是入库人（双人复核）：请由另一位审核员批准")
+    _require_other_person(session, dossier, actor)
     if not dossier.business_type or dossier.business_type == UNCLASSIFIED:
         raise Invalid("type_required", "请先确定业务类型再批准归档")
     blocking = [p for p in dossier.problems if p.get("code") in ("invalid_id_number", "invalid_uscc")]
@@ -161,9 +159,17 @@ def approve(session: Session, dossier_id: str, actor: str) -> Dossier:
     return dossier
 
 
+def _require_other_person(session: Session, dossier: Dossier, actor: str) -> None:
+    ingested_by = dossier.ingested_by or session.scalar(select(Batch.created_by).where(Batch.id == dossier.batch_id))
+    if ingested_by == actor:
+        raise Forbidden("self_approval", "审批人不能是入库人（双人复核）：请由另一位审核员处理")
+
+
 def reject(session: Session, dossier_id: str, actor: str, reason: str) -> Dossier:
+    """Refuse a dossier (with a reason); like approval, never by the person who ingested it."""
     dossier = _load(session, dossier_id)
     _require_open(dossier)
+    _require_other_person(session, dossier, actor)
     if not reason.strip():
         raise Invalid("reason_required", "驳回必须填写原因")
     dossier.status = "rejected"

@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="Entries between log checkpoints.")
     taxonomy_file: Path | None = Field(default=None, description="An office's own taxonomy YAML.")
 
+    token_minutes: int = Field(default=30, ge=1, le=1440, description="Lifetime of an API bearer token.")
+    session_minutes: int = Field(default=480, ge=5, le=1440, description="Lifetime of a browser session.")
+    cookie_secure: bool = Field(default=True, description="Session cookie only over HTTPS (false: local HTTP).")
+    login_max_failures: int = Field(default=5, ge=1, description="Failed logins before an account is locked.")
+    lockout_minutes: int = Field(default=15, ge=1, description="First lock; doubles with each further failure.")
+    login_rate_per_minute: int = Field(default=20, ge=1, description="Login attempts per client address.")
+    search_rate_per_minute: int = Field(default=120, ge=1, description="Searches per user.")
+    upload_max_files: int = Field(default=200, ge=1, description="Files in one uploaded batch.")
+
     @property
     def db_url(self) -> str:
         if self.database_url:

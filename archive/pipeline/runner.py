@@ -126,7 +126,7 @@ def _alive(pid: int | None, host: str) -> bool:
     return True
 
 
-def _open_batch(rt: Runtime, sources: list[str], office: str, user: str, engine: str) -> tuple[str, bool]:
+def open_batch(rt: Runtime, sources: list[str], office: str, user: str, engine: str) -> tuple[str, bool]:
     """A new batch, or the unfinished one started by the same command (same files, same office)."""
     fingerprint = _fingerprint(sources, office)
     with rt.sessions.begin() as session:
@@ -325,14 +325,16 @@ def run_batch(
     emit: Callable[[dict], None],
     progress: Progress | None = None,
     pool_factory: Callable[[], OcrPool] | None = None,
+    opened: tuple[str, bool] | None = None,
 ) -> BatchSummary:
-    """Ingest ``sources`` as one batch; ``emit`` receives each report line as its file finishes."""
+    """Ingest ``sources`` as one batch; ``emit`` receives each report line as its file finishes.
+    ``opened`` is a batch already registered by ``open_batch`` (an upload that answered with its id)."""
     progress = progress or NoProgress()
     if not OFFICE_PATTERN.fullmatch(office):
         raise ValueError(f"经办机构代码 {office!r} 无效：应为 1–32 位字母、数字、下划线或连字符")
     cfg = engine_config(rt)
     engine = engine_name(cfg)
-    batch_id, resumed = _open_batch(rt, sources, office, user, engine)
+    batch_id, resumed = opened or open_batch(rt, sources, office, user, engine)
     summary = BatchSummary(batch_id=batch_id, resumed=resumed)
     started = time.perf_counter()
     s = rt.settings

@@ -234,3 +234,41 @@ class AccessLogHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class User(Base):
+    """A person who signs in.  Local users carry an argon2id hash; users of an external identity
+    provider (OIDC, later) carry ``provider`` and ``subject`` instead and no password."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("provider", "subject", name="uq_users_provider_subject"),)
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(16))  # archivist|reviewer|caseworker|auditor|admin
+    office: Mapped[str] = mapped_column(String(32))  # an office code, or * for every office
+    provider: Mapped[str] = mapped_column(String(32), default="local")
+    subject: Mapped[str | None] = mapped_column(String(200))  # the provider's stable user id
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class AuthToken(Base):
+    """A bearer token or a browser session.  Only the SHA-256 of the secret is kept, so a copy of
+    the database signs no one in; revoking sets ``revoked_at``."""
+
+    __tablename__ = "auth_tokens"
+    id: Mapped[str] = _id()
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # bearer|session
+    csrf_sha256: Mapped[str | None] = mapped_column(String(64))  # sessions only
+    client: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

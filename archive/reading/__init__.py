@@ -1,0 +1,1 @@
+"""Reading the archive: what a principal may see of dossiers, pages and case records."""
