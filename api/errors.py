@@ -94,6 +94,7 @@ def install(app: FastAPI) -> None:
 ERROR_RESPONSES: dict[int | str, dict] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in (
+        (400, "请求格式错误"),
         (401, "未登录或令牌无效"),
         (403, "角色无权执行"),
         (404, "不存在或不在查阅范围内"),

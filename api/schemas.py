@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC, and the API says so."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_utc)]
 
 
 class Model(BaseModel):
@@ -15,7 +23,7 @@ class Model(BaseModel):
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_at: datetime
+    expires_at: Instant
 
 
 class Credentials(Model):
@@ -34,7 +42,7 @@ class Me(BaseModel):
 class SessionOut(BaseModel):
     user: Me
     csrf_token: str
-    expires_at: datetime
+    expires_at: Instant
 
 
 class PasswordChange(Model):
@@ -88,7 +96,7 @@ class CatalogueEntry(BaseModel):
 
 
 class HistoryEntry(BaseModel):
-    at: datetime
+    at: Instant
     actor: str
     action: str
     detail: dict[str, Any]
@@ -104,8 +112,8 @@ class DossierDetail(DossierSummary):
     record: dict[str, Any]
     ingested_by: str | None
     reviewed_by: str | None
-    reviewed_at: datetime | None
-    created_at: datetime
+    reviewed_at: Instant | None
+    created_at: Instant
     has_pdf: bool
     pages: list[PageInfo]
     catalogue: list[CatalogueEntry]
@@ -179,8 +187,8 @@ class BatchOut(BaseModel):
     status: str
     office: str
     created_by: str
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: Instant
+    finished_at: Instant | None
     files: list[BatchFileOut]
     dossiers: dict[str, int]
     progress: BatchProgress
@@ -212,7 +220,7 @@ class UserOut(BaseModel):
     provider: str
     disabled: bool
     locked: bool
-    created_at: datetime
+    created_at: Instant
     created_by: str
 
 
