@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from api import errors
 from api.batches import BatchWorker
 from api.deps import AppState
-from api.routes import audit, auth, batches, dossiers, records, review, users
+from api.routes import audit, auth, batches, dossiers, records, review, system, users
 from api.security import BodyLimit, RateLimiter, SecurityHeaders
 from api.trail import Trail
 from archive import __version__
@@ -35,7 +35,7 @@ PUBLIC_ROUTES = {
 }
 
 
-ROUTERS = (auth, batches, dossiers, review, records, users, audit)
+ROUTERS = (auth, batches, dossiers, review, records, users, audit, system)
 
 
 class Health(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -153,8 +154,10 @@ def ingest(
 
 @main.command()
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def demo(report: Path | None) -> None:
-    """入库示例批次（含分隔页的扫描件）并打印汇总。"""
+@click.option("--serve", "then_serve", is_flag=True, help="入库后创建示例用户并启动 API")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def demo(report: Path | None, then_serve: bool, port: int) -> None:
+    """入库示例批次（含分隔页的扫描件）并打印汇总；--serve 随后启动 API。"""
     settings = get_settings()
     report = report or settings.home / "demo-report.jsonl"
     report.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +173,28 @@ def demo(report: Path | None) -> None:
         )
     if summary.by_status and counts:
         console.print("示例完成。")
+    if then_serve:
+        _demo_users(settings)
+        _serve(settings, "127.0.0.1", port)
+
+
+def _demo_users(settings: Settings) -> None:
+    """One user per role for trying the API, created once with random passwords shown once."""
+    rt = open_runtime(settings)
+    try:
+        with rt.sessions.begin() as session:
+            if user_service.list_users(session):
+                console.print("已有用户，未创建示例用户（archive users list 查看）。")
+                return
+            console.print("示例用户（密码只显示这一次）：")
+            for role in Role:
+                password = "Demo-" + secrets.token_urlsafe(12)
+                office = "*" if role in user_service.WIDE_ROLES else settings.office
+                user_service.add_user(session, f"demo-{role.value}", role.value, office, password, current_user())
+                console.print(f"  demo-{role.value:<11} {password}  （{ROLE_ZH[role]}，{office}）")
+        _audit(rt, "admin", (), change="demo_users")
+    finally:
+        rt.close()
 
 
 # -- review (maker-checker) ----------------------------------------------------------------------
@@ -502,11 +527,14 @@ def users_list() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="端口")
 def serve(host: str, port: int) -> None:
     """启动 HTTP API（/api/v1，文档 /docs）。"""
+    _serve(get_settings(), host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from api.app import create_app
 
-    settings = get_settings()
     logs.configure(settings.home / "logs" / "archive.jsonl")
     console.print(f"API 地址：http://{host}:{port}/api/v1  文档：http://{host}:{port}/docs")
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, server_header=False)

@@ -130,3 +130,12 @@ def test_cli_users_add_reads_password_from_stdin_and_disable(settings: Settings,
     rt.close()
     assert user.disabled and user.role == "reviewer" and user.created_by.startswith("system:")
     assert all(a.startswith("system:") for a in actors)
+
+
+def test_admin_sees_settings_without_secrets(settings: Settings) -> None:
+    with running(settings) as (client, _):
+        shown = client.get(f"{API}/system/settings", headers=token(client, "admin"))
+        assert shown.status_code == 200
+        values = shown.json()["settings"]
+        assert values["audit_hash"] == "sha256" and "token_minutes" in values
+        assert client.get(f"{API}/system/settings", headers=token(client, "caseworker")).status_code == 403
