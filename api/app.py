@@ -15,7 +15,7 @@ from api.routes import audit, auth, batches, dossiers, records, review, system, 
 from api.security import BodyLimit, RateLimiter, SecurityHeaders
 from api.trail import Trail
 from archive import __version__
-from archive.audit.log import AccessLog
+from archive.audit.writer import AuditWriter
 from archive.classify.store import taxonomy_for
 from archive.runtime import open_runtime
 from archive.settings import Settings
@@ -47,12 +47,12 @@ def create_app(settings: Settings, pool_factory: Callable[[], OcrPool] | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = open_runtime(settings)
-        log = AccessLog(rt, settings.audit_hash, settings.audit_checkpoint_every)
+        writer = AuditWriter(rt, settings.audit_hash, settings.audit_checkpoint_every)
         worker = BatchWorker(rt, pool_factory)
         app.state.archive = AppState(
             rt=rt,
             taxonomy=taxonomy_for(settings),
-            trail=Trail(log.append),
+            trail=Trail(writer.append),
             login_limit=RateLimiter(settings.login_rate_per_minute, "登录尝试"),
             search_limit=RateLimiter(settings.search_rate_per_minute, "检索"),
             batches=worker,
@@ -62,7 +62,7 @@ def create_app(settings: Settings, pool_factory: Callable[[], OcrPool] | None = 
             yield
         finally:
             worker.stop()
-            log.checkpoint()  # at shutdown
+            writer.close()  # drains the queue and writes the shutdown checkpoint
             rt.close()
 
     app = FastAPI(

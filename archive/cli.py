@@ -7,6 +7,7 @@ import secrets
 import sys
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -18,7 +19,10 @@ from sqlalchemy.orm import Session
 
 from archive import logs
 from archive import review as review_service
+from archive.audit.export import export_csv, export_json
 from archive.audit.log import AccessEvent, AccessLog
+from archive.audit.query import LogFilter
+from archive.audit.unusual import unusual_access
 from archive.audit.verify import verify as verify_log
 from archive.classify.store import active_model_path, load_classifier, taxonomy_for, train_and_activate
 from archive.errors import ServiceError
@@ -413,6 +417,52 @@ def audit_verify(as_json: bool) -> None:
         click.echo(result.summary())
     if not result.ok:
         sys.exit(1)
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--reason", required=True, help="导出原因（记入访问日志）")
+@click.option("--actor", default=None, help="只导出该用户的记录")
+@click.option("--since", default=None, help="起始时间（ISO 8601）")
+@click.option("--until", default=None, help="截止时间（ISO 8601）")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help="输出文件")
+def audit_export(fmt: str, reason: str, actor: str | None, since: str | None, until: str | None, output: Path) -> None:
+    """导出访问日志（CSV 或 JSON），附哈希链校验结果。"""
+    settings = get_settings()
+    rt = open_runtime(settings)
+    flt = LogFilter(actor=actor, since=since, until=until)
+    try:
+        made = (export_csv if fmt == "csv" else export_json)(rt, flt)
+        with output.open("wb") as fh:
+            for chunk in made.chunks:
+                fh.write(chunk)
+        _audit(rt, "export", (), reason=reason, format=fmt, verified=made.verification.ok)
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    finally:
+        rt.close()
+    console.print(f"已导出到 {output}；{made.verification.summary()}")
+
+
+@audit.command("unusual")
+@click.option("--since", default=None, help="起始时间（默认 7 天前）")
+@click.option("--until", default=None, help="截止时间（默认现在）")
+def audit_unusual(since: str | None, until: str | None) -> None:
+    """异常访问报告：超常调阅量、非工作时间访问、多次被拒、同一人的案卷被多人调阅。"""
+    now = datetime.now(UTC)
+    rt = open_runtime(get_settings())
+    try:
+        with rt.sessions() as session:
+            report = unusual_access(session, since or (now - timedelta(days=7)).isoformat(), until or now.isoformat())
+        _audit(rt, "audit_query", (), report="unusual", findings=len(report.findings))
+    except ServiceError as exc:
+        raise _fail(exc) from exc
+    finally:
+        rt.close()
+    if not report.findings:
+        console.print("未发现异常访问。")
+    for finding in report.findings:
+        console.print(f"[{finding.kind}] {finding.description}", markup=False)
 
 
 @audit.command("checkpoint")

@@ -3,6 +3,7 @@ traces; and a real upload through the API, OCR'd in the background with live pro
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -95,8 +96,18 @@ def test_login_and_search_are_rate_limited(settings: Settings) -> None:
         assert codes == [200, 200, 429]
 
 
-def test_upload_is_ingested_in_the_background_with_progress(settings: Settings, ocr_pool) -> None:
-    with running(settings, pool_factory=lambda: ocr_pool) as (client, _):
+def one_worker_pool():
+    """A pool of one OCR process, as the server runs it: a Paddle predictor must stay on the thread
+    that made it, so the in-process session engine cannot be handed to the batch thread."""
+    from ocr.pool import OcrPool
+    from ocr.registry import EngineConfig
+
+    cache = Path(os.environ.get("ARCHIVE_TEST_CACHE", "/tmp/archive-test-cache"))
+    return OcrPool(EngineConfig(name="paddle", threads=1, cache_dir=cache), workers=1, recycle=10**6, pixel_limit=10**9)
+
+
+def test_upload_is_ingested_in_the_background_with_progress(settings: Settings) -> None:
+    with running(settings, pool_factory=one_worker_pool) as (client, _):
         headers = token(client, "archivist")
         source = FIXTURES / "dossier-001.pdf"
         created = client.post(
