@@ -12,7 +12,7 @@ from api import errors
 from api.batches import BatchWorker
 from api.deps import AppState
 from api.routes import audit, auth, batches, dossiers, records, review, system, users
-from api.security import BodyLimit, RateLimiter, SecurityHeaders
+from api.security import BodyLimit, CleanInput, RateLimiter, SecurityHeaders
 from api.trail import Trail
 from archive import __version__
 from archive.audit.writer import AuditWriter
@@ -81,7 +81,7 @@ def create_app(settings: Settings, pool_factory: Callable[[], OcrPool] | None = 
     for module in ROUTERS:
         api.include_router(module.router)
     app.include_router(api)
-    upload_limit = settings.max_file_bytes * min(settings.upload_max_files, 8)
-    app.add_middleware(BodyLimit, default=JSON_BODY_LIMIT, limits={f"{API_PREFIX}/batches": upload_limit})
+    app.add_middleware(BodyLimit, default=JSON_BODY_LIMIT, limits={f"{API_PREFIX}/batches": settings.upload_max_bytes})
+    app.add_middleware(CleanInput)
     app.add_middleware(SecurityHeaders)
     return app

@@ -80,7 +80,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path, "method": request.method})
-    return error_response(500, "internal_error", "服务器内部错误，已记录，请联系系统管理员")
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return error_response(500, "internal_error", "服务器内部错误，已记录，请联系系统管理员", headers)
 
 
 def install(app: FastAPI) -> None:

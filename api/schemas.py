@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from api.security import has_control
 
 
 def _utc(moment: datetime) -> datetime:
@@ -16,8 +18,25 @@ def _utc(moment: datetime) -> datetime:
 Instant = Annotated[datetime, AfterValidator(_utc)]
 
 
+def _clean(value: Any) -> None:
+    if isinstance(value, str) and has_control(value):
+        raise ValueError("含有不允许的控制字符")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _clean(key)
+            _clean(item)
+
+
 class Model(BaseModel):
+    """A request body: unknown fields and control characters refused."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_control_characters(self) -> Model:
+        for _, value in self:
+            _clean(value)
+        return self
 
 
 class TokenOut(BaseModel):
@@ -37,6 +56,7 @@ class Me(BaseModel):
     role_zh: str
     office: str
     permissions: list[str]
+    must_change_password: bool = False
 
 
 class SessionOut(BaseModel):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from collections import defaultdict, deque
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,6 +57,31 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# Control characters (NUL above all: PostgreSQL cannot store it, the log's canonical form uses it
+# as its separator) and lone surrogates are refused in every input before anything runs.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+class CleanInput:
+    """Refuses a path or query string carrying control characters (422), before any route runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("query_string", b"").decode("latin-1")
+            query = unquote(raw.replace("+", " "), errors="surrogateescape")
+            if has_control(scope.get("path", "")) or has_control(query) or "\t" in query or "\n" in query:
+                await _refuse(send, 422, "invalid_characters", "请求中含有不允许的控制字符")
+                return
+        await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Refuses request bodies over a limit: at once by Content-Length, otherwise while streaming."""
 
@@ -75,7 +103,7 @@ class BodyLimit:
         limit = self.limit_for(scope.get("path", ""))
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await _too_large(send, limit)
+            await _refuse(send, 413, "too_large", f"请求内容超过上限 {limit // (1024 * 1024)} MB")
             return
         seen = 0
 
@@ -92,19 +120,10 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    import json
-
-    body = json.dumps(
-        {"error": {"code": "too_large", "message": f"请求内容超过上限 {limit // (1024 * 1024)} MB"}}, ensure_ascii=False
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -519,7 +519,9 @@ def users_add(name: str, role: str, office: str, display_name: str) -> None:
     """新建用户；密码从标准输入读取（终端中会提示输入两次）。"""
     password = _read_password()
     _user_change(
-        lambda session: user_service.add_user(session, name, role, office, password, current_user(), display_name),
+        lambda session: user_service.add_user(
+            session, name, role, office, password, current_user(), display_name, must_change=True
+        ),
         {"change": "user_add", "name": name, "role": role, "office": office},
         f"已新建用户 {name}（{ROLE_ZH[Role(role)]}，{office}）",
     )
@@ -587,7 +589,15 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     logs.configure(settings.home / "logs" / "archive.jsonl")
     console.print(f"API 地址：http://{host}:{port}/api/v1  文档：http://{host}:{port}/docs")
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, server_header=False)
+    proxies = settings.forwarded_allow_ips
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+        server_header=False,
+    )
 
 
 if __name__ == "__main__":

@@ -98,3 +98,11 @@ def mask_id_number(value: str | None) -> str | None:
     if len(value) <= 8:
         return "*" * len(value)
     return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def mask_numbers(text: str) -> str:
+    """Every 18-character ID-number-like run in ``text`` masked as ``mask_id_number`` does."""
+    return _ID_LIKE.sub(lambda m: mask_id_number(m.group(0)) or "", text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from archive.errors import Forbidden, Invalid, NotFound
@@ -152,11 +152,25 @@ def approve(session: Session, dossier_id: str, actor: str) -> Dossier:
     blocking = [p for p in dossier.problems if p.get("code") in ("invalid_id_number", "invalid_uscc")]
     if blocking:
         raise Invalid("problems_open", "仍有未更正的问题：" + "；".join(p["detail"] for p in blocking))
-    dossier.status = "archived"
+    _decide(session, dossier, "archived")
     dossier.reviewed_by, dossier.reviewed_at = actor, datetime.now(UTC)
     _event(session, dossier, actor, "approved", {"business_type": dossier.business_type})
     _learn(session, dossier, actor, "approved")
     return dossier
+
+
+def _decide(session: Session, dossier: Dossier, status: str) -> None:
+    """Move the dossier out of review only if it is still in review: of two reviewers deciding at
+    once, the second finds it decided (the conditional UPDATE waits for the first's row lock)."""
+    claimed = session.execute(
+        update(Dossier)
+        .where(Dossier.id == dossier.id, Dossier.status == "needs_review")
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise Invalid("not_in_review", "案卷已由他人处理，请刷新后查看")
+    dossier.status = status
 
 
 def _require_other_person(session: Session, dossier: Dossier, actor: str) -> None:
@@ -172,7 +186,7 @@ def reject(session: Session, dossier_id: str, actor: str, reason: str) -> Dossie
     _require_other_person(session, dossier, actor)
     if not reason.strip():
         raise Invalid("reason_required", "驳回必须填写原因")
-    dossier.status = "rejected"
+    _decide(session, dossier, "rejected")
     dossier.reviewed_by, dossier.reviewed_at = actor, datetime.now(UTC)
     _event(session, dossier, actor, "rejected", {"reason": reason.strip()})
     return dossier

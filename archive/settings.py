@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     login_rate_per_minute: int = Field(default=20, ge=1, description="Login attempts per client address.")
     search_rate_per_minute: int = Field(default=120, ge=1, description="Searches per user.")
     upload_max_files: int = Field(default=200, ge=1, description="Files in one uploaded batch.")
+    upload_max_bytes: int = Field(default=4 * 1024**3, ge=1, description="Largest upload request (all files).")
+    forwarded_allow_ips: str | None = Field(
+        default=None, description="Reverse proxies whose X-Forwarded-For is trusted (uvicorn's forwarded_allow_ips)."
+    )
 
     @property
     def db_url(self) -> str:

@@ -20,15 +20,17 @@ def api_settings(settings: Settings, **overrides) -> Settings:
 
 @contextmanager
 def running(
-    settings: Settings, pool_factory=None, uploader: str = "archivist", **overrides
+    settings: Settings, pool_factory=None, uploader: str = "archivist", seeded: bool = True, **overrides
 ) -> Iterator[tuple[TestClient, Seed]]:
     settings = api_settings(settings, **overrides)
-    rt = open_runtime(settings)
-    try:
-        add_users(rt)
-        data = seed(rt, uploader)
-    finally:
-        rt.close()
+    data = Seed()
+    if seeded:
+        rt = open_runtime(settings)
+        try:
+            add_users(rt)
+            data = seed(rt, uploader)
+        finally:
+            rt.close()
     with TestClient(create_app(settings, pool_factory), raise_server_exceptions=False) as client:
         yield client, data
 

@@ -131,3 +131,12 @@ def test_cli_export_and_unusual_share_the_service(settings: Settings, monkeypatc
     assert document["verification"]["ok"] and len(document["entries"]) >= 6
     report = runner.invoke(main, ["audit", "unusual"])
     assert report.exit_code == 0 and "repeated_denied" in report.output
+
+
+def test_a_bad_export_filter_is_refused_before_streaming(settings: Settings) -> None:
+    with running(settings) as (client, _):
+        auditor = token(client, "auditor")
+        for params in ({"dossier_id": "x" * 100}, {"since": "not-a-time"}, {"actor": "a" * 250}):
+            refused = client.get(f"{API}/audit/export", params={"reason": "核查", **params}, headers=auditor)
+            assert refused.status_code == 422, params
+            assert refused.json()["error"]["code"] in ("bad_filter", "bad_time", "invalid_request")

@@ -17,7 +17,8 @@ from api.deps import (
 )
 from api.errors import ERROR_RESPONSES
 from api.schemas import Credentials, Me, Ok, PasswordChange, SessionOut, TokenOut
-from archive.errors import ServiceError
+from api.security import has_control
+from archive.errors import ServiceError, Unauthorized
 from archive.identity import tokens, users
 from archive.identity.principal import Principal
 from archive.identity.roles import GRANTS, ROLE_ZH, Role
@@ -26,19 +27,29 @@ from archive.records.models import User
 router = APIRouter(prefix="/auth", tags=["登录"], responses=ERROR_RESPONSES)
 
 
-def _me(name: str, role: str, office: str) -> Me:
+def _me(name: str, role: str, office: str, must_change_password: bool = False) -> Me:
     kind = Role(role)
-    return Me(name=name, role=role, role_zh=ROLE_ZH[kind], office=office, permissions=sorted(GRANTS[kind]))
+    return Me(
+        name=name,
+        role=role,
+        role_zh=ROLE_ZH[kind],
+        office=office,
+        permissions=sorted(GRANTS[kind]),
+        must_change_password=must_change_password,
+    )
 
 
 def _sign_in(state: AppState, request: Request, name: str, password: str, kind: str) -> tuple[User, tokens.Issued]:
     """Check the password (with lockout) and issue a token; every attempt is logged."""
     client = client_address(request)
-    state.login_limit.hit(client)
+    shown = "".join(c for c in name if not has_control(c))[:64]  # as the log records it
     settings = state.rt.settings
     policy = users.LockPolicy(settings.login_max_failures, settings.lockout_minutes)
     minutes = settings.token_minutes if kind == "bearer" else settings.session_minutes
     try:
+        state.login_limit.hit(client)
+        if has_control(name) or has_control(password):
+            raise Unauthorized("invalid_credentials", "用户名或密码错误")
         with state.rt.sessions() as session:
             try:
                 user = users.authenticate(session, name, password, policy)
@@ -46,7 +57,7 @@ def _sign_in(state: AppState, request: Request, name: str, password: str, kind: 
             finally:
                 session.commit()  # a failure's count (and lock) is kept too
     except ServiceError as exc:
-        state.trail.anonymous(name[:64], client, "login", "denied", {"code": exc.code, "via": kind})
+        state.trail.anonymous(shown, client, "login", "denied", {"code": exc.code, "via": kind})
         raise
     state.trail.record(
         Principal(user.id, user.name, user.role, user.office, client, issued.token_id),
@@ -72,7 +83,9 @@ def session_login(body: Credentials, request: Request, response: Response, state
     response.set_cookie(SESSION_COOKIE, issued.secret, max_age=age, httponly=True, samesite="strict", secure=secure)
     response.set_cookie(CSRF_COOKIE, issued.csrf or "", max_age=age, httponly=False, samesite="strict", secure=secure)
     return SessionOut(
-        user=_me(user.name, user.role, user.office), csrf_token=issued.csrf or "", expires_at=issued.expires_at
+        user=_me(user.name, user.role, user.office, user.must_change_password),
+        csrf_token=issued.csrf or "",
+        expires_at=issued.expires_at,
     )
 
 
@@ -89,11 +102,12 @@ def logout(response: Response, principal: CallerDep, state: StateDep) -> Ok:
 
 @router.get("/me", response_model=Me, summary="当前用户")
 def me(*, principal: CallerDep) -> Me:
-    return _me(principal.name, principal.role, principal.office)
+    return _me(principal.name, principal.role, principal.office, principal.must_change_password)
 
 
 @router.post("/password", response_model=Ok, summary="修改自己的密码（吊销所有令牌）")
 def change_password(*, body: PasswordChange, principal: CallerDep, state: StateDep) -> Ok:
+    state.login_limit.hit(f"password:{principal.name}")
     with (
         state.trail.attempt(principal, "admin", (principal.user_id,), detail={"change": "own_password"}),
         state.rt.sessions.begin() as session,

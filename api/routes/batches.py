@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api.batches import BatchWorker, Progress, check_upload, safe_name
-from api.deps import DbDep, StateDep, authorise
+from api.deps import AppState, DbDep, StateDep, authorise
 from api.errors import ERROR_RESPONSES
 from api.schemas import BatchCreated, BatchFileOut, BatchList, BatchOut, BatchProgress
 from archive.errors import Invalid, NotFound, TooLarge
@@ -39,33 +42,67 @@ def _store_upload(upload: UploadFile, target: Path, limit: int) -> int:
     return size
 
 
-@router.post("", status_code=202, response_model=BatchCreated, summary="上传扫描件，新建批次（后台 OCR 入库）")
-def upload(
-    files: Annotated[list[UploadFile], File(description="PDF、TIFF、JPEG 或 PNG 扫描件，可多个")],
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["files"],
+                "properties": {
+                    "files": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "PDF、TIFF、JPEG 或 PNG 扫描件，可多个",
+                    }
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=BatchCreated,
+    summary="上传扫描件，新建批次（后台 OCR 入库）",
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
+async def upload(
+    request: Request,
     principal: Annotated[Principal, Depends(authorise(Perm.BATCH_UPLOAD, "ingest"))],
     state: StateDep,
 ) -> BatchCreated:
+    """The body is read only after the caller is known and allowed to upload."""
+    settings = state.rt.settings
+    async with request.form(max_files=settings.upload_max_files + 1, max_fields=10) as form:
+        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        return await run_in_threadpool(_accept, state, principal, files)
+
+
+def _accept(state: AppState, principal: Principal, files: list[UploadFile]) -> BatchCreated:
     settings = state.rt.settings
     worker: BatchWorker = state.batches  # type: ignore[assignment]
     names = [f.filename or "" for f in files]
     with state.trail.attempt(principal, "ingest", (), detail={"files": names[:50]}) as detail:
         if principal.office == ALL_OFFICES:
             raise Invalid("office_required", "上传批次需要具体的经办机构：请使用属于某一经办机构的账户")
+        if not files:
+            raise Invalid("no_files", "请选择要上传的扫描件（表单字段 files）")
         if len(files) > settings.upload_max_files:
             raise Invalid("too_many_files", f"一个批次最多 {settings.upload_max_files} 个文件")
         folder = worker.new_folder()
-        sources = []
         try:
+            sources = []
             for position, upload_file in enumerate(files):
                 target = folder / safe_name(upload_file.filename, position)
                 _store_upload(upload_file, target, settings.max_file_bytes)
                 sources.append(str(target))
+            batch_id = worker.submit(principal, folder, sources)
         except Exception:
-            for path in folder.iterdir():
-                path.unlink()
-            folder.rmdir()
+            shutil.rmtree(folder, ignore_errors=True)
             raise
-        batch_id = worker.submit(principal, folder, sources)
         detail["batch_id"] = batch_id
     return BatchCreated(id=batch_id, files=len(sources), status_url=f"/api/v1/batches/{batch_id}")
 
@@ -126,6 +163,7 @@ def list_batches(
 ) -> BatchList:
     batches = session.scalars(_scoped(principal).order_by(Batch.id.desc()).limit(limit)).all()
     worker: BatchWorker = state.batches  # type: ignore[assignment]
+    state.trail.record(principal, "batch_view", [b.id for b in batches], detail={"results": len(batches)})
     return BatchList(items=[_out(session, b, worker.progress.get(b.id)) for b in batches])
 
 
@@ -137,8 +175,9 @@ def batch_status(
     state: StateDep,
     session: DbDep,
 ) -> BatchOut:
-    batch = session.scalar(_scoped(principal).where(Batch.id == batch_id))
-    if batch is None:
-        raise NotFound("batch_not_found", "批次不存在或不在您的查阅范围内")
+    with state.trail.attempt(principal, "batch_view", (batch_id,)):
+        batch = session.scalar(_scoped(principal).where(Batch.id == batch_id))
+        if batch is None:
+            raise NotFound("batch_not_found", "批次不存在或不在您的查阅范围内")
     worker: BatchWorker = state.batches  # type: ignore[assignment]
     return _out(session, batch, worker.progress.get(batch.id))

@@ -55,8 +55,7 @@ def list_dossiers(
         text=q,
     )
     with state.trail.attempt(principal, "search", (), detail={"query": flt.as_log()}) as detail:
-        if flt.is_search():
-            state.search_limit.hit(principal.name)
+        state.search_limit.hit(principal.name)  # paging counts too: no bulk harvesting of the list
         rows, nxt = reading.list_dossiers(session, principal, flt, cursor, limit)
         detail["results"] = len(rows)
     return DossierPage(items=[DossierSummary(**reading.summary(d)) for d in rows], next=nxt)

@@ -12,6 +12,7 @@ from api.errors import ERROR_RESPONSES
 from api.routes.dossiers import DossierId
 from api.schemas import Correction, QueueEntry, QueueOut, Rejection, ReviewResult
 from archive import review as service
+from archive.identifiers import mask_numbers
 from archive.identity.principal import ALL_OFFICES, Principal
 from archive.identity.roles import Perm
 from archive.reading.scope import load_visible
@@ -34,8 +35,15 @@ def review_queue(
 ) -> QueueOut:
     office = None if principal.office == ALL_OFFICES else principal.office
     items = service.queue(session, office, limit)
-    state.trail.record(principal, "review_queue", (), detail={"results": len(items)})
-    return QueueOut(items=[QueueEntry(**item.__dict__) for item in items])
+    state.trail.record(principal, "review_queue", [i.id for i in items], detail={"results": len(items)})
+    return QueueOut(
+        items=[QueueEntry(**{**item.__dict__, "problems": [_masked(p) for p in item.problems]}) for item in items]
+    )
+
+
+def _masked(problem: dict) -> dict:
+    """A list shows no whole ID number, not even the misread one a problem quotes."""
+    return {k: mask_numbers(v) if isinstance(v, str) else v for k, v in problem.items()}
 
 
 @router.post("/{dossier_id}/correct", response_model=ReviewResult, summary="更正业务类型或字段")

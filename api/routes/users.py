@@ -67,7 +67,14 @@ def create_user(
     with state.trail.attempt(principal, "admin", (), detail=detail), state.rt.sessions.begin() as session:
         _check_office(principal, body.office)
         user = service.add_user(
-            session, body.name, body.role, body.office, body.password, principal.name, body.display_name
+            session,
+            body.name,
+            body.role,
+            body.office,
+            body.password,
+            principal.name,
+            body.display_name,
+            must_change=True,
         )
         return _out(user)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archive.audit.query import LOCAL, LogFilter, bounds, scan
+from archive.audit.query import LOCAL, LogFilter, conditions, scan
 from archive.audit.verify import Verification, verify
 from archive.records.models import AccessLogHead
 from archive.runtime import Runtime
@@ -71,8 +71,8 @@ class Export:
 
 
 def _snapshot(rt: Runtime, flt: LogFilter) -> tuple[int, Verification]:
-    bounds(flt)  # refuse a bad filter before the (possibly long) verification
     with rt.sessions() as session:
+        conditions(session, flt)  # refuse a bad filter before the verification and the streaming begin
         through = session.scalar(select(AccessLogHead.seq).where(AccessLogHead.id == 1)) or 0
     return through, verify(rt)
 

@@ -16,6 +16,7 @@ class Principal:
     client: str = ""  # the caller's address, for the access log
     token_id: str | None = None
     via: str = "password"  # password|oidc|cli
+    must_change_password: bool = False  # only /auth/password, /auth/me and /auth/logout until changed
 
     def sees_office(self, office: str) -> bool:
         return self.office == ALL_OFFICES or self.office == office

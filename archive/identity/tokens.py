@@ -62,7 +62,9 @@ def resolve(session: Session, secret: str, kind: str, client: str = "") -> tuple
     expires = token.expires_at if token.expires_at.tzinfo else token.expires_at.replace(tzinfo=UTC)
     if token.revoked_at is not None or expires <= datetime.now(UTC) or user.disabled:
         return None
-    principal = Principal(user.id, user.name, user.role, user.office, client, token.id, "password")
+    principal = Principal(
+        user.id, user.name, user.role, user.office, client, token.id, "password", user.must_change_password
+    )
     return principal, token
 
 

@@ -54,8 +54,18 @@ def validate_account(name: str, role: str, office: str) -> Role:
 
 
 def add_user(
-    session: Session, name: str, role: str, office: str, password: str, created_by: str, display_name: str = ""
+    session: Session,
+    name: str,
+    role: str,
+    office: str,
+    password: str,
+    created_by: str,
+    display_name: str = "",
+    *,
+    must_change: bool = False,
 ) -> User:
+    """A new local user; ``must_change`` when someone else chose the password (the user must
+    replace it before doing anything else)."""
     kind = validate_account(name, role, office)
     check_policy(name, password)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
@@ -68,6 +78,7 @@ def add_user(
         provider="local",
         password_hash=hash_password(password),
         password_changed_at=_now(),
+        must_change_password=must_change,
         disabled=False,
         failed_logins=0,
         created_by=created_by,
@@ -107,11 +118,14 @@ def set_disabled(session: Session, name: str, disabled: bool, actor: str) -> Use
     return user
 
 
-def set_password(session: Session, name: str, password: str) -> User:
+def set_password(session: Session, name: str, password: str, *, must_change: bool = True) -> User:
+    """A new password (by an administrator: the user must change it at next sign-in); every
+    token of the user is revoked."""
     user = get_user(session, name)
     check_policy(name, password)
     user.password_hash = hash_password(password)
     user.password_changed_at = _now()
+    user.must_change_password = must_change
     user.failed_logins, user.locked_until = 0, None
     revoke_all_tokens(session, user.id)
     return user
@@ -120,30 +134,49 @@ def set_password(session: Session, name: str, password: str) -> User:
 def change_own_password(session: Session, principal: Principal, current: str, new: str) -> User:
     user = get_user(session, principal.name)
     if not verify_password(user.password_hash, current):
-        raise Unauthorized("invalid_credentials", "当前密码不正确")
+        raise Invalid("wrong_password", "当前密码不正确")
     if current == new:
         raise Invalid("weak_password", "新密码不能与当前密码相同")
-    return set_password(session, principal.name, new)
+    return set_password(session, principal.name, new, must_change=False)
 
 
 def authenticate(session: Session, name: str, password: str, policy: LockPolicy) -> User:
-    """The user whose password this is, or Unauthorized.  After ``max_failures`` wrong passwords
-    in a row the account is locked for ``lock_minutes``, doubling with each further failure; a
-    locked account refuses even the right password until the lock expires."""
+    """The user whose password this is, or Unauthorized.
+
+    After ``max_failures`` wrong passwords in a row the account is locked for ``lock_minutes``,
+    doubling with each further failure (at most 64×); the count starts again once a lock has run
+    out.  While locked, a wrong password gets the same answer as an unknown name, so the lock is
+    revealed only to someone who knows the password.  Trade-off, documented: anyone can lock an
+    account by guessing wrong five times (the per-address rate limit slows that down; an
+    administrator unlocks with ``users enable``).
+    """
     now = _now()
-    user = session.scalar(select(User).where(User.name == name).with_for_update())
+    user = session.scalar(select(User).where(User.name == name))
     if user is None or user.provider != "local":
         verify_password(None, password)
         raise Unauthorized("invalid_credentials", "用户名或密码错误")
     locked_until = _aware(user.locked_until)
-    if locked_until is not None and locked_until > now:
+    if locked_until is not None and locked_until <= now:  # the lock has run out: a fresh start
+        session.execute(update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None))
+        locked_until = None
+    correct = verify_password(user.password_hash, password)
+    if locked_until is not None:
+        if not correct:
+            raise Unauthorized("invalid_credentials", "用户名或密码错误")
         minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
         raise Unauthorized("account_locked", f"登录失败次数过多，账户已临时锁定，请 {minutes} 分钟后再试")
-    if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        over = user.failed_logins - policy.max_failures
+    if not correct:
+        # One atomic increment, so parallel guesses are all counted (SQLite has no row locks).
+        failures = session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=User.failed_logins + 1)
+            .returning(User.failed_logins)
+        ).scalar_one()
+        over = failures - policy.max_failures
         if over >= 0:
-            user.locked_until = now + timedelta(minutes=policy.lock_minutes * 2 ** min(over, 6))
+            lock = now + timedelta(minutes=policy.lock_minutes * 2 ** min(over, 6))
+            session.execute(update(User).where(User.id == user.id).values(locked_until=lock))
         raise Unauthorized("invalid_credentials", "用户名或密码错误")
     if user.disabled:
         raise Unauthorized("account_disabled", "账户已停用，请联系系统管理员")

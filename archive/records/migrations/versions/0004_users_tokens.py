@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=200), nullable=True),
         sa.Column("password_hash", sa.Text(), nullable=True),
         sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("must_change_password", sa.Boolean(), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("failed_logins", sa.Integer(), nullable=False),
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
