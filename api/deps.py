@@ -84,10 +84,10 @@ def authorise(perm: Perm, action: str) -> Callable[..., Principal]:
     """A dependency: the caller, when their role holds ``perm``; 403 (logged as denied) otherwise."""
 
     def dependency(request: Request, principal: CallerDep, state: StateDep) -> Principal:
-        targets = tuple(str(v) for v in request.path_params.values())
         if principal.must_change_password:
             raise Forbidden("password_change_required", "管理员重置了您的密码：请先修改密码")
         if not allowed(principal.role, perm):
+            targets = tuple(str(v) for v in request.path_params.values())
             detail = {"code": "forbidden_role", "path": request.url.path}
             state.trail.record(principal, action, targets, "denied", "", detail)
             raise Forbidden("forbidden_role", "当前角色无权执行此操作")

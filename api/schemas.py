@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from api.security import has_control
+from archive.records.models import as_utc
 
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC, and the API says so."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-Instant = Annotated[datetime, AfterValidator(_utc)]
+Instant = Annotated[datetime, AfterValidator(as_utc)]  # the API always says a time is UTC
 
 
 def _clean(value: Any) -> None:

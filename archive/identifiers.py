@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+# 经办机构代码: the office codes batches, users and dossiers carry.
+OFFICE_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,32}")
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"

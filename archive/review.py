@@ -173,9 +173,13 @@ def _decide(session: Session, dossier: Dossier, status: str) -> None:
     dossier.status = status
 
 
+def ingested_by(session: Session, dossier: Dossier) -> str | None:
+    """Who ingested the dossier (older rows name only their batch's creator)."""
+    return dossier.ingested_by or session.scalar(select(Batch.created_by).where(Batch.id == dossier.batch_id))
+
+
 def _require_other_person(session: Session, dossier: Dossier, actor: str) -> None:
-    ingested_by = dossier.ingested_by or session.scalar(select(Batch.created_by).where(Batch.id == dossier.batch_id))
-    if ingested_by == actor:
+    if ingested_by(session, dossier) == actor:
         raise Forbidden("self_approval", "审批人不能是入库人（双人复核）：请由另一位审核员处理")
 
 

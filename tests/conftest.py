@@ -29,6 +29,8 @@ from archive.runtime import Runtime, open_runtime  # noqa: E402
 from archive.settings import Settings  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Where tests keep the Paddle model folders they prepare (shared by all test engines and pools).
+OCR_CACHE = Path(os.environ.get("ARCHIVE_TEST_CACHE", "/tmp/archive-test-cache"))
 PG_ADMIN_URL = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -109,8 +111,9 @@ def ocr_pool():
     from ocr.pool import OcrPool
     from ocr.registry import EngineConfig
 
-    cache = Path(os.environ.get("ARCHIVE_TEST_CACHE", "/tmp/archive-test-cache"))
-    pool = OcrPool(EngineConfig(name="paddle", threads=2, cache_dir=cache), workers=0, recycle=10**6, pixel_limit=10**9)
+    pool = OcrPool(
+        EngineConfig(name="paddle", threads=2, cache_dir=OCR_CACHE), workers=0, recycle=10**6, pixel_limit=10**9
+    )
     return pool
 
 

@@ -3,7 +3,6 @@ traces; and a real upload through the API, OCR'd in the background with live pro
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from api.batches import safe_name
 from archive.settings import Settings
 from tests.api_client import running, token
 from tests.api_seed import PASSWORD
+from tests.conftest import OCR_CACHE
 
 API = "/api/v1"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "synthetic"
@@ -102,8 +102,9 @@ def one_worker_pool():
     from ocr.pool import OcrPool
     from ocr.registry import EngineConfig
 
-    cache = Path(os.environ.get("ARCHIVE_TEST_CACHE", "/tmp/archive-test-cache"))
-    return OcrPool(EngineConfig(name="paddle", threads=1, cache_dir=cache), workers=1, recycle=10**6, pixel_limit=10**9)
+    return OcrPool(
+        EngineConfig(name="paddle", threads=1, cache_dir=OCR_CACHE), workers=1, recycle=10**6, pixel_limit=10**9
+    )
 
 
 def test_upload_is_ingested_in_the_background_with_progress(settings: Settings) -> None:

@@ -12,13 +12,14 @@ from archive.settings import Settings
 from ocr.page import read_page
 from ocr.registry import EngineConfig, create_engine
 from scripts.bench.quality import normalise
+from tests.conftest import OCR_CACHE
 
 
 @pytest.mark.parametrize("name", ["paddle", "rapid"])
 def test_engine_reads_a_dev_page(name: str, dev_data: Path, tmp_path: Path) -> None:
     truth = json.loads((dev_data / "truth" / "dossier-002.json").read_text(encoding="utf-8"))
     page = next(open_source(str(dev_data / "dossiers" / "dossier-002.pdf"), Settings(home=tmp_path)).ingestor.pages())
-    engine = create_engine(EngineConfig(name=name, threads=2, cache_dir=Path("/tmp/archive-test-cache")))
+    engine = create_engine(EngineConfig(name=name, threads=2, cache_dir=OCR_CACHE))
     reading = read_page(engine, page.data, 10**9)
     assert reading.separator is None and reading.ocr is not None
     text = normalise(reading.ocr.text)

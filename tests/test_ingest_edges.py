@@ -19,7 +19,7 @@ from archive.storage.filesystem import FilesystemStore
 from ocr.pool import OcrPool, _run
 from ocr.registry import EngineConfig
 from scripts.generate_fixtures import separator_page, write_pdf
-from tests.conftest import FIXTURES, settled
+from tests.conftest import FIXTURES, OCR_CACHE, settled
 
 SYNTH = FIXTURES / "synthetic"
 
@@ -75,7 +75,7 @@ def test_a_dead_ocr_worker_loses_no_file(tmp_path: Path) -> None:
     pools: list[CrashingPool] = []
 
     def factory() -> CrashingPool:
-        pools.append(CrashingPool(flag, Path("/tmp/archive-test-cache")))
+        pools.append(CrashingPool(flag, OCR_CACHE))
         return pools[-1]
 
     lines: list[dict] = []

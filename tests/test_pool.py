@@ -8,13 +8,13 @@ from archive.intake import open_source
 from archive.settings import Settings
 from ocr.pool import OcrPool
 from ocr.registry import EngineConfig
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, OCR_CACHE
 
 
 def test_workers_rotate_after_their_pages(tmp_path: Path) -> None:
     source = open_source(str(FIXTURES / "synthetic" / "batch.pdf"), Settings(home=tmp_path))
     pages = [p.data for p in source.ingestor.pages()][:5]
-    pool = OcrPool(EngineConfig("paddle", 1, Path("/tmp/archive-test-cache")), workers=1, recycle=2, pixel_limit=10**9)
+    pool = OcrPool(EngineConfig("paddle", 1, OCR_CACHE), workers=1, recycle=2, pixel_limit=10**9)
     with pool:
         outcomes = [f.result() for f in [pool.submit(data) for data in pages]]
     assert all(o.error is None for o in outcomes)

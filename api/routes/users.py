@@ -16,14 +16,14 @@ from archive.errors import NotFound
 from archive.identity import users as service
 from archive.identity.principal import ALL_OFFICES, Principal
 from archive.identity.roles import Perm
-from archive.records.models import User
+from archive.records.models import User, as_utc
 
 router = APIRouter(prefix="/users", tags=["用户管理"], responses=ERROR_RESPONSES)
 UserName = Annotated[str, Path(pattern=service.NAME_PATTERN.pattern, description="用户名")]
 
 
 def _out(user: User) -> UserOut:
-    locked = user.locked_until is not None and service._aware(user.locked_until) > datetime.now(UTC)
+    locked = user.locked_until is not None and as_utc(user.locked_until) > datetime.now(UTC)
     return UserOut(
         name=user.name,
         display_name=user.display_name,

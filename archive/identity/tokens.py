@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.identity.principal import Principal
-from archive.records.models import AuthToken, User
+from archive.records.models import AuthToken, User, as_utc
 
 PREFIX = "arc_"
 
@@ -59,8 +59,7 @@ def resolve(session: Session, secret: str, kind: str, client: str = "") -> tuple
     if row is None:
         return None
     token, user = row
-    expires = token.expires_at if token.expires_at.tzinfo else token.expires_at.replace(tzinfo=UTC)
-    if token.revoked_at is not None or expires <= datetime.now(UTC) or user.disabled:
+    if token.revoked_at is not None or as_utc(token.expires_at) <= datetime.now(UTC) or user.disabled:
         return None
     principal = Principal(
         user.id, user.name, user.role, user.office, client, token.id, "password", user.must_change_password

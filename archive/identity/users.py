@@ -10,13 +10,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from archive.errors import Invalid, NotFound, Unauthorized
+from archive.identifiers import OFFICE_PATTERN
 from archive.identity.passwords import check_policy, hash_password, needs_rehash, verify_password
 from archive.identity.principal import ALL_OFFICES, Principal
 from archive.identity.roles import Role
-from archive.records.models import AuthToken, User
+from archive.records.models import AuthToken, User, as_utc
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
-OFFICE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # Roles that may hold every office (*): their work is not about one office's dossiers.
 WIDE_ROLES = {Role.AUDITOR, Role.ADMIN}
 
@@ -29,13 +29,6 @@ class LockPolicy:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def validate_account(name: str, role: str, office: str) -> Role:
@@ -155,7 +148,7 @@ def authenticate(session: Session, name: str, password: str, policy: LockPolicy)
     if user is None or user.provider != "local":
         verify_password(None, password)
         raise Unauthorized("invalid_credentials", "用户名或密码错误")
-    locked_until = _aware(user.locked_until)
+    locked_until = as_utc(user.locked_until) if user.locked_until else None
     if locked_until is not None and locked_until <= now:  # the lock has run out: a fresh start
         session.execute(update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None))
         locked_until = None

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import socket
 import time
 from collections import Counter, deque
@@ -29,6 +28,7 @@ from typing import Protocol
 from sqlalchemy import select
 
 from archive.classify.store import load_classifier, taxonomy_for
+from archive.identifiers import OFFICE_PATTERN
 from archive.pipeline import steps
 from archive.pipeline.work import FileWork, PageWork, Rejected
 from archive.records.models import Batch, BatchFile
@@ -104,9 +104,6 @@ def _failed(future: Future | None) -> bool:
     if future is None or not future.done():
         return False
     return future.cancelled() or isinstance(future.exception(), BrokenProcessPool | CancelledError)
-
-
-OFFICE_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,32}")
 
 
 def _fingerprint(sources: list[str], office: str) -> str:

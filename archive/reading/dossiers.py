@@ -16,7 +16,8 @@ from archive.identifiers import mask_id_number
 from archive.identity.principal import Principal
 from archive.identity.roles import Perm
 from archive.reading.scope import dossier_clauses, load_visible, require
-from archive.records.models import Batch, Dossier, DossierEvent, Page
+from archive.records.models import Dossier, DossierEvent, Page
+from archive.review import ingested_by
 from archive.storage.base import ObjectStore
 
 ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -129,7 +130,6 @@ def summary(d: Dossier) -> dict:
 def open_dossier(session: Session, principal: Principal, dossier_id: str) -> dict:
     """Everything about one dossier, the whole ID number included (the caller logs the read)."""
     d = load_visible(session, principal, dossier_id, with_pages=True)
-    batch_by = session.scalar(select(Batch.created_by).where(Batch.id == d.batch_id))
     events = session.scalars(
         select(DossierEvent).where(DossierEvent.dossier_id == d.id).order_by(DossierEvent.at)
     ).all()
@@ -143,7 +143,7 @@ def open_dossier(session: Session, principal: Principal, dossier_id: str) -> dic
         "problems": list(d.problems),
         "candidates": list(d.classification.get("candidates", [])),
         "record": dict(d.record),
-        "ingested_by": d.ingested_by or batch_by,
+        "ingested_by": ingested_by(session, d),
         "reviewed_by": d.reviewed_by,
         "reviewed_at": d.reviewed_at,
         "created_at": d.created_at,
