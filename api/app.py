@@ -9,9 +9,10 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from api import errors
+from api.background import Periodic
 from api.batches import BatchWorker
 from api.deps import AppState
-from api.routes import audit, auth, batches, dossiers, records, review, system, users
+from api.routes import audit, auth, batches, dossiers, records, review, search, system, users
 from api.security import BodyLimit, CleanInput, RateLimiter, SecurityHeaders
 from api.trail import Trail
 from archive import __version__
@@ -35,7 +36,7 @@ PUBLIC_ROUTES = {
 }
 
 
-ROUTERS = (auth, batches, dossiers, review, records, users, audit, system)
+ROUTERS = (auth, batches, dossiers, search, review, records, users, audit, system)
 
 
 class Health(BaseModel):
@@ -57,10 +58,13 @@ def create_app(settings: Settings, pool_factory: Callable[[], OcrPool] | None = 
             search_limit=RateLimiter(settings.search_rate_per_minute, "检索"),
             batches=worker,
         )
+        catch_up = Periodic(settings.search_catch_up_seconds, rt.indexer.drain_quietly, "search-catch-up")
         worker.start()
+        catch_up.start()
         try:
             yield
         finally:
+            catch_up.stop()
             worker.stop()
             writer.close()  # drains the queue and writes the shutdown checkpoint
             rt.close()

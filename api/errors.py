@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from archive.errors import Forbidden, Invalid, NotFound, ServiceError, TooLarge, TooMany, Unauthorized
+from archive.errors import Forbidden, Invalid, NotFound, ServiceError, TooLarge, TooMany, Unauthorized, Unavailable
 
 log = logging.getLogger("archive.api")
 
-STATUS = {NotFound: 404, Forbidden: 403, Invalid: 422, Unauthorized: 401, TooMany: 429, TooLarge: 413}
+STATUS = {NotFound: 404, Forbidden: 403, Invalid: 422, Unauthorized: 401, TooMany: 429, TooLarge: 413, Unavailable: 503}
 HTTP_CODES = {
     400: ("bad_request", "请求格式错误"),
     401: ("not_authenticated", "请先登录"),

@@ -245,3 +245,20 @@ class UserList(BaseModel):
 
 class PasswordReset(Model):
     password: str = Field(min_length=1, max_length=256)
+
+
+class SearchHitOut(BaseModel):
+    dossier: str = Field(description="案卷 ID（与入库报告一致）")
+    archive_number: str
+    business_type: str
+    page: int = Field(description="命中的页码，可直接打开该页")
+    score: float
+    snippet: str = Field(description="命中处摘要，匹配文字以【】标出；身份证号掩码显示")
+    fuzzy: bool = Field(description="仅因容错（一个字符不同）而命中")
+
+
+class SearchAnswer(BaseModel):
+    total: int = Field(description="可见范围内命中的页数")
+    hits: list[SearchHitOut]
+    facets: dict[str, dict[str, int]] = Field(description="分面计数（facets=true 时）")
+    next: str | None = Field(description="下一页游标")

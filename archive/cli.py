@@ -20,11 +20,15 @@ from sqlalchemy.orm import Session
 from archive import logs
 from archive import review as review_service
 from archive.audit.export import export_csv, export_json
-from archive.audit.log import AccessEvent, AccessLog
+from archive.audit.log import AccessLog
 from archive.audit.query import LogFilter
 from archive.audit.unusual import unusual_access
 from archive.audit.verify import verify as verify_log
 from archive.classify.store import active_model_path, load_classifier, taxonomy_for, train_and_activate
+from archive.cli_common import audit_event as _audit
+from archive.cli_common import console
+from archive.cli_common import fail as _fail
+from archive.cli_search import search as search_command
 from archive.errors import ServiceError
 from archive.identity import users as user_service
 from archive.identity.roles import ROLE_ZH, Role
@@ -37,8 +41,6 @@ from archive.taxonomy import Taxonomy
 
 STATUS_ZH = {"needs_review": "待审核", "archived": "已归档", "rejected": "已拒收", "duplicate": "重复"}
 DEMO_BATCH = Path(__file__).with_name("demo") / "sample-batch.pdf"
-
-console = Console(stderr=True)
 
 
 class RichProgress:
@@ -176,7 +178,7 @@ def demo(report: Path | None, then_serve: bool, port: int) -> None:
             f"{len(line['pages'])} 页  身份证号 {', '.join(line['identifiers']['id_numbers']) or '—'}"
         )
     if summary.by_status and counts:
-        console.print("示例完成。")
+        console.print("示例完成。全文检索：archive search 参保 --json（API：GET /api/v1/search?q=参保）")
     if then_serve:
         _demo_users(settings)
         _serve(settings, "127.0.0.1", port)
@@ -208,25 +210,6 @@ def _session_and_taxonomy():
     settings = get_settings()
     rt = open_runtime(settings)
     return rt, taxonomy_for(settings)
-
-
-def _audit(rt, action: str, targets: tuple[str, ...] = (), outcome: str = "allowed", **detail) -> None:
-    """Every content action of the CLI goes to the access log, as the OS user who ran it."""
-    AccessLog(rt, rt.settings.audit_hash, rt.settings.audit_checkpoint_every).append(
-        AccessEvent(
-            actor=current_user(),
-            role="admin-cli",
-            action=action,
-            outcome=outcome,
-            client="cli",
-            targets=targets,
-            detail=detail,
-        )
-    )
-
-
-def _fail(exc: ServiceError) -> click.ClickException:
-    return click.ClickException(f"[{exc.code}] {exc.message}")
 
 
 def _review_change(change: Callable[[Session, Taxonomy], object], done: str, action: str, dossier_id: str) -> None:
@@ -599,6 +582,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         server_header=False,
     )
 
+
+main.add_command(search_command)
 
 if __name__ == "__main__":
     main()

@@ -32,3 +32,7 @@ class TooMany(ServiceError):
 
 class TooLarge(ServiceError):
     pass
+
+
+class Unavailable(ServiceError):
+    """A backend (search cluster, object store) cannot be reached; the request may be retried."""

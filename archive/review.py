@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive.errors import Forbidden, Invalid, NotFound
 from archive.identifiers import is_valid_id_number, is_valid_uscc
+from archive.indexing import outbox
 from archive.records.models import Batch, Dossier, DossierEvent, TrainingExample
 from archive.taxonomy import UNCLASSIFIED, Taxonomy
 
@@ -78,7 +79,9 @@ def _load(session: Session, dossier_id: str) -> Dossier:
 
 
 def _event(session: Session, dossier: Dossier, actor: str, action: str, detail: dict) -> None:
+    """History of the change; every change also re-indexes the dossier once committed."""
     session.add(DossierEvent(dossier_id=dossier.id, actor=actor, action=action, detail=detail))
+    outbox.enqueue(session, dossier.id)
 
 
 def _learn(session: Session, dossier: Dossier, actor: str, reason: str) -> None:

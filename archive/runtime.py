@@ -1,4 +1,4 @@
-"""The backends a command works with, built from the settings: database and object store."""
+"""The backends a command works with, built from the settings: database, object store, search index."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive.indexing.backend import open_search
+from archive.indexing.sync import Indexer
 from archive.records.db import make_engine, migrate, session_factory
 from archive.settings import Settings
 from archive.storage.base import ObjectStore
 from archive.storage.filesystem import FilesystemStore
+from search import SearchIndex
 
 
 @dataclass
@@ -21,8 +24,12 @@ class Runtime:
     store: ObjectStore
     db: Engine
     sessions: sessionmaker[Session]
+    search: SearchIndex
+    indexer: Indexer
 
     def close(self) -> None:
+        event.remove(self.sessions, "after_commit", self.indexer.on_commit)
+        self.search.close()
         self.db.dispose()
 
 
@@ -43,4 +50,9 @@ def open_runtime(settings: Settings) -> Runtime:
     migrate(db)
     store = FilesystemStore(settings.objects_dir)
     _sweep(settings, store)
-    return Runtime(settings=settings, store=store, db=db, sessions=session_factory(db))
+    sessions = session_factory(db)
+    search = open_search(settings)
+    indexer = Indexer(sessions, search)
+    # A transaction that queued dossiers for search (ingest, review) drains the queue once committed.
+    event.listen(sessions, "after_commit", indexer.on_commit)
+    return Runtime(settings=settings, store=store, db=db, sessions=sessions, search=search, indexer=indexer)

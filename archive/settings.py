@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     search_rate_per_minute: int = Field(default=120, ge=1, description="Searches per user.")
     upload_max_files: int = Field(default=200, ge=1, description="Files in one uploaded batch.")
     upload_max_bytes: int = Field(default=4 * 1024**3, ge=1, description="Largest upload request (all files).")
+    search_dir: Path | None = Field(default=None, description="Embedded search index folder (default home/search).")
+    search_catch_up_seconds: float = Field(default=30.0, gt=0, description="API: how often queued indexing is retried.")
+    es_url: str | None = Field(default=None, description="Elasticsearch URL; set: search runs there, not embedded.")
+    es_index: str = Field(default="archive-pages", pattern=r"^[a-z0-9][a-z0-9_-]{0,60}$", description="ES alias.")
+    es_api_key: str | None = Field(default=None, description="Elasticsearch API key (or user:password in the URL).")
+    es_ca_certs: Path | None = Field(default=None, description="CA bundle for an Elasticsearch cluster over HTTPS.")
     forwarded_allow_ips: str | None = Field(
         default=None, description="Reverse proxies whose X-Forwarded-For is trusted (uvicorn's forwarded_allow_ips)."
     )
@@ -65,6 +71,10 @@ class Settings(BaseSettings):
     @property
     def objects_dir(self) -> Path:
         return self.home / "objects"
+
+    @property
+    def search_path(self) -> Path:
+        return self.search_dir or self.home / "search"
 
     @property
     def cache_dir(self) -> Path:

@@ -161,4 +161,18 @@ class SearchIndex(Protocol):
     def dossier_ids(self) -> Iterator[str]:
         """Every dossier id present, for drift checks against the records database."""
 
+    def pages_of(self, dossier_id: str) -> list[PageDoc]:
+        """The indexed pages of one dossier, ordered by page, for drift checks.
+
+        Each carries at least dossier_id, page, archive_number, business_type, office and status as
+        indexed, and ``text`` as the backend stored it: ``search.text.normalize`` of the page text.
+        """
+
+    def rebuild(self, docs: Iterable[PageDoc]) -> int:
+        """Replace the whole index with ``docs`` so that searches never see a half-built index.
+
+        Searches keep answering from the old content until the new one is complete; returns the
+        number of pages indexed.  Committed on return.
+        """
+
     def close(self) -> None: ...

@@ -1,57 +1,119 @@
 """The embedded search backend: a tantivy index in a local directory.
 
-Page text is pre-tokenised in Python (``search.text.index_tokens``: CJK unigrams + bigrams, whole
-words + marked word suffixes, one position per unit) and indexed with positions, so every query
-term becomes an exact phrase over consecutive positions; no candidate needs re-checking against the
-stored text.  The normalised text is stored for snippets.  Codes (档号, 业务编号, 公民身份号码,
-统一社会信用代码) sit in one keyword field ``codes``; person names in ``names`` for fuzzy matching.
+Index layout.  Page text is normalised (``search.text.normalize``) and indexed as overlapping
+4-character grams, one per character position (``search.text.gram_string``), written as one
+space-separated string that tantivy's built-in ``whitespace`` tokenizer splits: tokenising costs
+Python one string per page, not one object per token.  A query term of 4 or more characters is a
+phrase of grams at fixed offsets that pins every character (one token for exactly 4 characters); a
+shorter term is a prefix of the gram at its own position, searched as the OR of the few tokens that
+start with it (BM25 kept) or, for one character or a prefix of more than ``MAX_PREFIX_TERMS`` tokens,
+as a prefix regex (constant score).  Either way a page matches exactly when its normalised text
+contains the term, whatever the term's edges (inside a word, across a word boundary, a lone digit):
+no query is refused as too broad and no candidate is re-checked against the stored text.  The
+normalised text is stored (bytes, lz4 in 64 KiB blocks) for snippets and ``pages_of``.  Codes (档号,
+业务编号, 公民身份号码, 统一社会信用代码) sit in one keyword field ``codes``; person names in ``names``
+for fuzzy matching.
 
-Ranking: per term, an exact match (text phrase or code) adds ``EXACT_WEIGHT`` and its BM25 score, a
-fuzzy match (one wrong character in an 18-character code or a 2–4 character name) adds 1, so any page
-matching more terms exactly ranks above one relying on fuzziness.  Scope, filters and date range are
-MUST clauses of the same engine query, so totals, facets and paging all respect them.
+Ranking.  Exact hits (every term found in the text or equal to a code) come first, by BM25; then,
+when fuzzy matching applies (an 18-character code or a 2–4 character name, ``fuzzy`` on, relevance
+order), the pages that need one wrong character for some term, from a second engine query that
+excludes the exact ones, those matching more terms exactly first.  Scope, filters and date range are
+MUST clauses of the same engine queries, so totals, facets and paging all respect them; a scope or
+filter that admits every value present in the index is left out.
 
-One writer per index directory (tantivy holds a lock file); readers reload after each commit.
+Paging.  Date order pages with a search-after cursor (the last sort key and how many hits with that
+key were already returned), so every page costs the same.  Relevance order pages by offset, which
+costs O(offset): cursors deeper than ``MAX_RELEVANCE_DEPTH`` hits are refused (``search_page_too_deep``;
+the python binding has no search-after on scores); date order reaches every hit.  A cursor carries
+the fingerprint of its query and scope.
+
+Generations.  ``path`` holds ``CURRENT`` (JSON naming the live generation directory and the index
+format) and the generation directories.  ``rebuild`` writes a new generation beside the live one while
+searches keep answering from it, then replaces ``CURRENT`` atomically (``os.replace``) and removes the
+old generation.  Other ``TantivyIndex`` objects on the same path (other processes) follow ``CURRENT``
+on their next read; writes they make to the old generation during a rebuild are lost with it.  A
+directory in an older layout or format is left alone and a new, empty generation is started (the
+drift check against the records database then shows every dossier missing: rebuild).
+
+One writer per generation (tantivy holds a lock file): a write takes it and ``commit`` releases it,
+so processes sharing the directory take turns; one that finds it busy gets an error and its caller
+retries (``archive.indexing`` keeps the work queued).  Readers reload after each commit.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import json
+import logging
+import os
 import re
-import zlib
+import shutil
+import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import tantivy
 
 from archive.errors import Invalid
 
-from .base import ALL, FACET_FIELDS, MAX_LIMIT, PageDoc, Scope, SearchHit, SearchQuery, SearchResult
-from .text import SUFFIX_MARK, QueryTerm, build_snippet, index_tokens, normalize, normalize_code, parse_query
+from .base import ALL, FACET_FIELDS, PageDoc, Scope, SearchHit, SearchQuery, SearchResult
+from .paging import bad_cursor, checked_terms, decode_cursor, empty_result, encode_cursor, fingerprint
+from .text import (
+    GRAM,
+    QueryTerm,
+    build_snippet,
+    gram_plan,
+    gram_prefix,
+    gram_string,
+    normalize,
+    normalize_code,
+)
 
-EXACT_WEIGHT = 10_000.0
-FUZZY_WEIGHT = 1.0
+log = logging.getLogger(__name__)
+
+FORMAT: Final = 2  # bump when the schema or the gram layout changes
+CURRENT_FILE: Final = "CURRENT"
+_GENERATION = re.compile(r"gen-(\d{6})-[0-9a-f]{8}")
+# Writer memory budget of ``rebuild`` (allocated as documents are buffered): a segment is flushed each
+# time it is spent, and the python binding can neither merge on demand nor tune the merge policy
+# (which waits for 8 segments of a size).  1M generated pages make one segment with 2 GB, five with
+# 256 MB: 1.46x the raw text instead of 1.34x (a term dictionary per segment), and one-character
+# queries twice as slow (an automaton walk per segment).  One indexing thread: a second one makes
+# more segments for ~10 % more speed, and Python's tokenising needs the other core.
+REBUILD_HEAP: Final = 2_000_000_000
+DOCSTORE_BLOCKSIZE: Final = 65_536  # lz4 blocks: 16 KiB (tantivy's default) stores 15 % more
+# Relevance paging is by offset and costs O(offset); deeper cursors are refused (date order pages
+# with search-after instead).  Elasticsearch's default result window is the same.
+MAX_RELEVANCE_DEPTH: Final = 10_000
+# Date order pages by offset up to here (a top-k heap of offset + limit), then by search-after (a range
+# filter on the sort key: a flat cost per page, however deep).
+DATE_OFFSET_PAGING: Final = 2_000
+# A term shorter than GRAM is OR-ed over the tokens it starts, up to this many (else a prefix regex).
+MAX_PREFIX_TERMS: Final = 16
+EXACT_WEIGHT: Final = 10.0  # fuzzy-only hits: per term, an exact match outranks a fuzzy one
+FUZZY_WEIGHT: Final = 1.0
 _KEYWORDS = ("dossier_id", "archive_number", "business_type", "category", "office", "status", "retention")
 _STORED = ("dossier_id", "archive_number", "business_type", "office", "status")
 _NO_DATE = -1  # date fields of a page without dates
+_TIE_BITS = 42  # sort_date = day << _TIE_BITS | hash of the page key
 
 
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
-    sb.add_text_field("key", tokenizer_name="raw")
+    sb.add_text_field("key", tokenizer_name="raw", index_option="basic")
     for name in _KEYWORDS:
-        sb.add_text_field(name, stored=name in _STORED, tokenizer_name="raw", fast=True)
-    sb.add_text_field("codes", tokenizer_name="raw")
-    sb.add_text_field("names", tokenizer_name="raw")
+        sb.add_text_field(name, stored=name in _STORED, tokenizer_name="raw", fast=True, index_option="basic")
+    sb.add_text_field("codes", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("names", tokenizer_name="raw", index_option="basic")
     sb.add_integer_field("page", stored=True)
-    sb.add_integer_field("date_start", indexed=True, fast=True)
-    sb.add_integer_field("date_end", indexed=True, fast=True)
+    sb.add_integer_field("date_start", fast=True)
+    sb.add_integer_field("date_end", fast=True)
     sb.add_integer_field("sort_date", fast=True)
-    sb.add_text_field("text", stored=True, tokenizer_name="raw", index_option="position")
+    sb.add_text_field("text", tokenizer_name="whitespace", index_option="position")
+    sb.add_bytes_field("body", stored=True)
     return sb.build()
 
 
@@ -59,30 +121,158 @@ def _day(value: datetime.date | None) -> int:
     return value.toordinal() if value is not None else _NO_DATE
 
 
-def _regex_literal(text: str) -> str:
-    return "".join(c if c.isalnum() else f"\\x{{{ord(c):x}}}" for c in text)
+def _sort_key(day: int, key: str) -> int:
+    tie = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> (64 - _TIE_BITS)
+    return (max(day, 0) << _TIE_BITS) | tie
+
+
+def _prefix_regex(prefix: str) -> str:
+    """Any index token starting with ``prefix`` (tokens are ``GRAM`` characters, fewer at a text's end)."""
+    literal = "".join(f"\\x{{{ord(c):x}}}" for c in prefix)
+    return f"{literal}.{{0,{GRAM - len(prefix)}}}"
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    offset: int = 0  # relevance: hits already returned
+    after: int | None = None  # date: sort key of the last hit returned
+    ties: int = 0  # date: hits returned with that sort key
+    seen: int = 0  # date: hits returned before this page
 
 
 class TantivyIndex:
     """``SearchIndex`` on tantivy; ``path`` is created if missing."""
 
-    def __init__(self, path: Path, writer_heap: int = 256_000_000) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        path: Path,
+        writer_heap: int = 256_000_000,
+        writer_threads: int = 1,
+        rebuild_heap: int = REBUILD_HEAP,
+    ) -> None:
+        self._root = Path(path)
+        self._root.mkdir(parents=True, exist_ok=True)
         self._schema = _schema()
-        self._index = tantivy.Index(self._schema, path=str(path))
         self._writer_heap = writer_heap
+        self._rebuild_heap = max(rebuild_heap, writer_heap)
+        self._writer_threads = writer_threads
         self._writer: tantivy.IndexWriter | None = None
+        self._current_stat: tuple[int, int, int] | None = None
+        self._generation = ""
+        self._index: tantivy.Index = self._open_current()
+
+    # -- generations ---------------------------------------------------------------------------
+
+    def _stat_current(self) -> tuple[int, int, int] | None:
+        try:
+            st = (self._root / CURRENT_FILE).stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _read_current(self) -> str | None:
+        try:
+            data = json.loads((self._root / CURRENT_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        name = data.get("generation") if isinstance(data, dict) else None
+        if not isinstance(name, str) or not _GENERATION.fullmatch(name) or not (self._root / name).is_dir():
+            return None
+        if data.get("format") != FORMAT:
+            log.warning("search_index_format_outdated", extra={"path": str(self._root), "format": data.get("format")})
+            return None
+        return name
+
+    def _open_current(self) -> tantivy.Index:
+        """Open the generation ``CURRENT`` names, starting an empty one where there is none usable."""
+        stat = self._stat_current()
+        name = self._read_current()
+        if name is None:
+            if (self._root / "meta.json").exists():
+                log.warning("search_index_legacy_layout", extra={"path": str(self._root)})
+            name = self._new_generation()
+            self._publish(name)
+            stat = self._stat_current()
+        self._current_stat = stat
+        self._generation = name
+        return tantivy.Index(self._schema, path=str(self._root / name))
+
+    def _new_generation(self) -> str:
+        numbers = [int(m.group(1)) for p in self._root.iterdir() if (m := _GENERATION.fullmatch(p.name))]
+        name = f"gen-{max(numbers, default=0) + 1:06d}-{uuid.uuid4().hex[:8]}"
+        directory = self._root / name
+        directory.mkdir()
+        # Create the empty index, then widen its docstore blocks before any segment is written.
+        tantivy.Index(self._schema, path=str(directory))
+        meta_path = directory / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        if isinstance(meta.get("index_settings"), dict) and not meta.get("segments"):
+            meta["index_settings"]["docstore_blocksize"] = DOCSTORE_BLOCKSIZE
+            meta_path.write_text(json.dumps(meta))
+        return name
+
+    def _publish(self, name: str) -> None:
+        tmp = self._root / f".{CURRENT_FILE}.{uuid.uuid4().hex}"
+        tmp.write_text(json.dumps({"generation": name, "format": FORMAT}))
+        os.replace(tmp, self._root / CURRENT_FILE)
+
+    def _searcher(self) -> Any:
+        """A searcher on the live generation, switching first if another object published a new one."""
+        if self._stat_current() != self._current_stat:
+            name = self._read_current()
+            if name is not None and name != self._generation:
+                self._drop_writer()
+                self._index = tantivy.Index(self._schema, path=str(self._root / name))
+                self._generation = name
+            self._current_stat = self._stat_current()
+        return self._index.searcher()
+
+    def rebuild(self, docs: Iterable[PageDoc]) -> int:
+        """Index ``docs`` into a new generation, then switch to it; uncommitted writes are dropped."""
+        name = self._new_generation()
+        directory = self._root / name
+        writer: tantivy.IndexWriter | None = None
+        try:
+            index = tantivy.Index(self._schema, path=str(directory))
+            writer = index.writer(self._rebuild_heap, self._writer_threads)
+            seen: set[str] = set()
+            for doc in docs:
+                key = doc.key
+                if key in seen:
+                    writer.delete_documents_by_term("key", key)
+                seen.add(key)
+                writer.add_document(self._document(doc))
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer = None  # joins its indexing threads, which could still be writing files
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        self._drop_writer()
+        old = self._generation
+        self._publish(name)
+        index.reload()
+        self._index, self._generation, self._current_stat = index, name, self._stat_current()
+        for path in self._root.iterdir():
+            if _GENERATION.fullmatch(path.name) and path.name != name:
+                shutil.rmtree(path, ignore_errors=True)
+        log.info("search_index_rebuilt", extra={"generation": name, "previous": old, "pages": len(seen)})
+        return len(seen)
 
     # -- writes --------------------------------------------------------------------------------
 
     def _w(self) -> tantivy.IndexWriter:
+        self._searcher()  # follow a generation switch made elsewhere before writing
         if self._writer is None:
-            self._writer = self._index.writer(self._writer_heap)
+            self._writer = self._index.writer(self._writer_heap, self._writer_threads)
         return self._writer
+
+    def _drop_writer(self) -> None:
+        """Discard uncommitted writes and release the writer lock (tantivy drops them with the writer)."""
+        self._writer = None
 
     def _document(self, doc: PageDoc) -> tantivy.Document:
         norm = normalize(doc.text)
-        tokens = [tantivy.Token(t, pos, start, end) for t, pos, start, end in index_tokens(norm)]
         d = tantivy.Document()
         d.add_text("key", doc.key)
         for name in _KEYWORDS:
@@ -96,9 +286,9 @@ class TantivyIndex:
         start = _day(doc.date_start)
         d.add_integer("date_start", start)
         d.add_integer("date_end", _day(doc.date_end) if doc.date_end else start)
-        # Unique-enough tie-breaker so date order is total and paging by offset is stable.
-        d.add_integer("sort_date", (max(start, 0) << 24) | (zlib.crc32(doc.key.encode()) & 0xFFFFFF))
-        d.add_pre_tokenized_text("text", tantivy.PreTokenizedString(norm, tokens))
+        d.add_integer("sort_date", _sort_key(start, doc.key))
+        d.add_text("text", gram_string(norm))
+        d.add_bytes("body", norm.encode())
         return d
 
     def add(self, docs: Iterable[PageDoc]) -> None:
@@ -120,8 +310,12 @@ class TantivyIndex:
             w.add_document(self._document(doc))
 
     def commit(self) -> None:
+        """Make the writes visible and release the writer, so that other processes on the same
+        directory (the API server, an ``archive ingest`` run) can take their turn to write."""
         if self._writer is not None:
             self._writer.commit()
+            self._writer.wait_merging_threads()
+            self._writer = None
         self._index.reload()
 
     def close(self) -> None:
@@ -132,58 +326,113 @@ class TantivyIndex:
     # -- reads ---------------------------------------------------------------------------------
 
     def count(self) -> int:
-        return self._index.searcher().num_docs
+        return self._searcher().num_docs
 
     def dossier_ids(self) -> Iterator[str]:
-        searcher = self._index.searcher()
-        size = max(searcher.num_docs, 1)
-        agg = searcher.aggregate(tantivy.Query.all_query(), {"d": {"terms": {"field": "dossier_id", "size": size}}})
-        yield from sorted(b["key"] for b in agg["d"]["buckets"])
+        # The term dictionary, counted over live pages only (terms of deleted pages count 0 and drop out).
+        terms = self._searcher().terms_with_prefix("dossier_id", "", filter_query=tantivy.Query.all_query())
+        yield from sorted(t for t, _ in terms)
+
+    def _pages(self, searcher: Any, dossier_id: str) -> list[Any]:
+        limit = searcher.doc_freq("dossier_id", dossier_id)
+        if limit == 0:
+            return []
+        q = tantivy.Query.term_query(self._schema, "dossier_id", dossier_id, index_option="basic")
+        return [searcher.doc(address) for _, address in searcher.search(q, limit=limit, count=False).hits]
+
+    def pages_of(self, dossier_id: str) -> list[PageDoc]:
+        searcher = self._searcher()
+        pages = [
+            PageDoc(
+                dossier_id=doc.get_first("dossier_id"),
+                page=int(doc.get_first("page")),
+                text=bytes(doc.get_first("body") or b"").decode(),
+                archive_number=doc.get_first("archive_number") or "",
+                business_type=doc.get_first("business_type") or "",
+                office=doc.get_first("office") or "",
+                status=doc.get_first("status") or "",
+            )
+            for doc in self._pages(searcher, dossier_id)
+        ]
+        return sorted(pages, key=lambda p: p.page)
 
     def search(self, query: SearchQuery, scope: Scope) -> SearchResult:
-        if not 1 <= query.limit <= MAX_LIMIT:
-            raise Invalid("search_bad_limit", f"每页条数须在 1 到 {MAX_LIMIT} 之间")
-        if query.date_from and query.date_to and query.date_from > query.date_to:
-            raise Invalid("search_bad_date_range", "起始日期不能晚于截止日期")
-        terms = parse_query(query.text)
-        fingerprint = _fingerprint(query, scope)
-        offset = _decode_cursor(query.cursor, fingerprint)
+        terms = checked_terms(query)
+        print_ = fingerprint(query, scope)
+        cursor = _decode_cursor(query.cursor, print_, query.sort)
         if scope.empty:
-            return SearchResult(total=0, hits=[], facets={f: {} for f in FACET_FIELDS} if query.facets else {})
-        fuzzy = query.fuzzy and query.sort == "relevance"
-        clauses = [(tantivy.Occur.Must, self._term_query(t, fuzzy)) for t in terms]
-        clauses += [(tantivy.Occur.Must, q) for q in self._filters(query, scope)]
-        engine_query = tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
-
-        searcher = self._index.searcher()
-        try:
-            if query.sort == "date":
-                order = tantivy.Order.Desc
-                found = searcher.search(
-                    engine_query, limit=query.limit, offset=offset, order_by_field="sort_date", order=order
-                )
-            else:
-                found = searcher.search(engine_query, limit=query.limit, offset=offset)
-        except ValueError as exc:
-            if "max expansions" not in str(exc):
-                raise
-            # Not yet done: fall back to a superset query verified against the stored text.
-            raise Invalid(
-                "search_query_too_broad", "检索词两端的数字或字母过短，匹配范围过大，请补充更多字符"
-            ) from None
+            return empty_result(query)
+        searcher = self._searcher()
+        filters = self._filters(query, scope, searcher)
+        texts = [self._exact_query(t, searcher) for t in terms]
+        exact = _all_of(texts + filters)
         needles = [t.norm for t in terms]
-        floor = EXACT_WEIGHT * len(terms)
-        hits = [self._hit(searcher, score, address, needles, query.sort, floor) for score, address in found.hits]
-        total = found.count
-        next_offset = offset + len(hits)
-        cursor = _encode_cursor(next_offset, fingerprint) if hits and next_offset < total else None
-        facets = self._facets(searcher, engine_query) if query.facets else {}
-        return SearchResult(total=total, hits=hits, facets=facets, next_cursor=cursor)
+        if query.sort == "date":
+            return self._search_by_date(searcher, query, exact, cursor, needles, print_)
 
-    def _hit(self, searcher: Any, score: Any, address: Any, needles: list[str], sort: str, floor: float) -> SearchHit:
+        fuzzy_parts = [self._fuzzy_query(t) for t in terms] if query.fuzzy else []
+        fuzzy_query = None
+        if any(q is not None for q in fuzzy_parts):
+            # Pages matching every term exactly or with one wrong character, at least one only with a
+            # wrong character.  The union of the fuzzy clauses leads the intersection (it is small),
+            # and per term an exact match scores above a fuzzy one.
+            Q = tantivy.Query
+            per_term = [
+                tq if fq is None else _any_of([Q.const_score_query(tq, EXACT_WEIGHT), fq])
+                for tq, fq in zip(texts, fuzzy_parts, strict=True)
+            ]
+            some_fuzzy = Q.const_score_query(_any_of([fq for fq in fuzzy_parts if fq is not None]), 0.0)
+            fuzzy_query = Q.boolean_query(
+                [(tantivy.Occur.Must, q) for q in [some_fuzzy, *per_term, *filters]]
+                + [(tantivy.Occur.MustNot, _all_of(texts))]
+            )
+        offset = cursor.offset
+        limit = min(query.limit, MAX_RELEVANCE_DEPTH - offset)
+        found = searcher.search(exact, limit=limit, offset=offset)
+        hits = [self._hit(searcher, float(score), address, needles, fuzzy=False) for score, address in found.hits]
+        total = found.count
+        if fuzzy_query is not None:
+            more = limit - len(hits)
+            fuzzy_found = searcher.search(fuzzy_query, limit=max(more, 1), offset=max(0, offset - found.count))
+            if more > 0:
+                hits += [self._hit(searcher, float(s), a, needles, fuzzy=True) for s, a in fuzzy_found.hits[:more]]
+            total += fuzzy_found.count
+        next_offset = offset + len(hits)
+        next_cursor = None
+        if hits and next_offset < total:
+            next_cursor = encode_cursor({"o": next_offset}, print_)
+        facets = {}
+        if query.facets:
+            facets = self._facets(searcher, exact if fuzzy_query is None else _any_of([exact, fuzzy_query]))
+        return SearchResult(total=total, hits=hits, facets=facets, next_cursor=next_cursor)
+
+    def _search_by_date(
+        self, searcher: Any, query: SearchQuery, exact: Any, cursor: _Cursor, needles: list[str], print_: str
+    ) -> SearchResult:
+        engine_query, offset, before = exact, cursor.seen, 0
+        if cursor.after is not None and cursor.seen >= DATE_OFFSET_PAGING:
+            # Search-after: the hits sorting at or below the last key, less those already returned.
+            after = tantivy.Query.range_query(self._schema, "sort_date", tantivy.FieldType.Integer, None, cursor.after)
+            engine_query, offset, before = _all_of([exact, after]), cursor.ties, cursor.seen - cursor.ties
+        found = searcher.search(
+            engine_query, limit=query.limit, offset=offset, order_by_field="sort_date", order=tantivy.Order.Desc
+        )
+        hits = [self._hit(searcher, 0.0, address, needles, fuzzy=False) for _, address in found.hits]
+        total = before + found.count
+        seen = cursor.seen + len(hits)
+        next_cursor = None
+        if hits and seen < total:
+            last = int(found.hits[-1][0])
+            ties = sum(1 for key, _ in found.hits if int(key) == last)
+            if last == cursor.after:
+                ties += cursor.ties
+            next_cursor = encode_cursor({"a": last, "t": ties, "n": seen}, print_)
+        facets = self._facets(searcher, exact) if query.facets else {}
+        return SearchResult(total=total, hits=hits, facets=facets, next_cursor=next_cursor)
+
+    def _hit(self, searcher: Any, score: float, address: Any, needles: list[str], fuzzy: bool) -> SearchHit:
         doc = searcher.doc(address)
-        text = doc.get_first("text") or ""
-        fuzzy = sort == "relevance" and needles != [] and float(score) < floor
+        text = bytes(doc.get_first("body") or b"").decode()
         return SearchHit(
             dossier_id=doc.get_first("dossier_id"),
             page=int(doc.get_first("page")),
@@ -191,7 +440,7 @@ class TantivyIndex:
             business_type=doc.get_first("business_type") or "",
             office=doc.get_first("office") or "",
             status=doc.get_first("status") or "",
-            score=float(score) if sort == "relevance" else 0.0,
+            score=score,
             snippet=build_snippet(text, needles),
             fuzzy=fuzzy,
         )
@@ -204,63 +453,65 @@ class TantivyIndex:
 
     # -- query building ------------------------------------------------------------------------
 
-    def _text_query(self, term: QueryTerm) -> Any:
-        s, us = self._schema, term.units
-        if len(us) == 1:
-            u = us[0]
-            if u.kind == "word":
-                return tantivy.Query.regex_query(s, "text", f"{SUFFIX_MARK}?{u.text}.*")
-            return tantivy.Query.term_query(s, "text", u.text)
-        words: list[tuple[int, str]] = []
-        regex = False
-        for pos, u in enumerate(us):
-            if u.kind == "cjk":
-                nxt = us[pos + 1] if pos + 1 < len(us) else None
-                if nxt is not None and nxt.kind == "cjk":
-                    words.append((pos, u.text + nxt.text))
-                elif pos == 0 or us[pos - 1].kind != "cjk":
-                    words.append((pos, u.text))
-            elif u.kind == "word" and pos == 0:
-                words.append((pos, f"{SUFFIX_MARK}?{u.text}"))
-                regex = True
-            elif u.kind == "word" and pos == len(us) - 1:
-                words.append((pos, f"{u.text}.*"))
-                regex = True
-            else:
-                words.append((pos, u.text))
-        if regex:
-            patterns = [(p, w if "?" in w or w.endswith(".*") else _regex_literal(w)) for p, w in words]
-            return tantivy.Query.regex_phrase_query(s, "text", patterns)
-        if len(words) == 1:
-            return tantivy.Query.term_query(s, "text", words[0][1])
-        return tantivy.Query.phrase_query(s, "text", words)
-
-    def _term_query(self, term: QueryTerm, fuzzy: bool) -> Any:
+    def _text_query(self, term: QueryTerm, searcher: Any) -> Any:
+        """Pages whose normalised text contains the term (exact: see the module docstring)."""
         s, Q = self._schema, tantivy.Query
-        exact = [self._text_query(term)]
-        if term.code:
-            exact.append(Q.term_query(s, "codes", term.code))
-        should = [Q.const_score_query(Q.boolean_query([(tantivy.Occur.Should, q) for q in exact]), EXACT_WEIGHT)]
-        should.append(exact[0])  # BM25 of the text match orders exact hits among themselves
-        if fuzzy:
-            loose = []
-            if term.fuzzy_code:
-                loose.append(Q.fuzzy_term_query(s, "codes", term.code, distance=1, transposition_cost_one=False))
-            if term.name_like:
-                loose.append(Q.fuzzy_term_query(s, "names", term.norm, distance=1, transposition_cost_one=False))
-            should += [Q.const_score_query(q, FUZZY_WEIGHT) for q in loose]
-        return Q.boolean_query([(tantivy.Occur.Should, q) for q in should])
+        if len(term.norm) >= GRAM:
+            plan = gram_plan(term.norm)
+            if len(plan) == 1:
+                return Q.term_query(s, "text", plan[0][1], index_option="freq")
+            return Q.phrase_query(s, "text", plan)  # type: ignore[arg-type]
+        prefix = gram_prefix(term.norm)
+        if len(prefix) > 1:
+            # Few tokens start with most 2–3 character prefixes: OR them, which keeps BM25 ranking
+            # and is no slower than the prefix automaton.
+            tokens = searcher.terms_with_prefix("text", prefix, limit=MAX_PREFIX_TERMS + 1)
+            if not tokens:
+                return Q.empty_query()
+            if len(tokens) <= MAX_PREFIX_TERMS:
+                return _any_of([Q.term_query(s, "text", t, index_option="freq") for t, _ in tokens])
+        # One character, or a prefix of many tokens: every hit scores the same.
+        return Q.regex_query(s, "text", _prefix_regex(prefix))
 
-    def _filters(self, query: SearchQuery, scope: Scope) -> list[Any]:
+    def _exact_query(self, term: QueryTerm, searcher: Any) -> Any:
+        """Text contains the term, or a code equals it (the code clause only where such a code exists)."""
+        text = self._text_query(term, searcher)
+        if not term.code or searcher.doc_freq("codes", term.code) == 0:
+            return text
+        code = tantivy.Query.term_query(self._schema, "codes", term.code, index_option="basic")
+        return _any_of([text, code])
+
+    def _fuzzy_query(self, term: QueryTerm) -> Any | None:
+        """One wrong character in a code or a name, scoring ``FUZZY_WEIGHT``; None where it does not apply."""
+        s, Q = self._schema, tantivy.Query
+        loose = []
+        if term.fuzzy_code:
+            loose.append(Q.fuzzy_term_query(s, "codes", term.code, distance=1, transposition_cost_one=False))
+        if term.name_like:
+            loose.append(Q.fuzzy_term_query(s, "names", term.norm, distance=1, transposition_cost_one=False))
+        if not loose:
+            return None
+        return Q.const_score_query(loose[0] if len(loose) == 1 else _any_of(loose), FUZZY_WEIGHT)
+
+    def _filters(self, query: SearchQuery, scope: Scope, searcher: Any) -> list[Any]:
         s, Q = self._schema, tantivy.Query
         out: list[Any] = []
 
-        def zero(q: Any) -> Any:
-            return Q.const_score_query(q, 0.0)
+        def restrict(name: str, values: frozenset[str]) -> None:
+            present = {t for t, _ in searcher.terms_with_prefix(name, "")}
+            if present <= values:
+                return  # excludes nothing
+            wanted = sorted(values & present)
+            if not wanted:
+                out.append(Q.empty_query())
+            elif len(wanted) == 1:
+                out.append(Q.const_score_query(Q.term_query(s, name, wanted[0], index_option="basic"), 0.0))
+            else:
+                out.append(Q.const_score_query(Q.term_set_query(s, name, wanted), 0.0))
 
         if scope.offices is not ALL:
-            out.append(zero(Q.term_set_query(s, "office", sorted(scope.offices))))  # type: ignore[arg-type]
-        out.append(zero(Q.term_set_query(s, "status", sorted(scope.statuses))))
+            restrict("office", scope.offices)  # type: ignore[arg-type]
+        restrict("status", scope.statuses)
         for name, values in (
             ("business_type", query.business_types),
             ("category", query.categories),
@@ -269,42 +520,53 @@ class TantivyIndex:
             ("retention", query.retentions),
         ):
             if values:
-                out.append(zero(Q.term_set_query(s, name, sorted(values))))
+                restrict(name, values)
         if query.date_to is not None:
-            out.append(zero(Q.range_query(s, "date_start", tantivy.FieldType.Integer, 0, query.date_to.toordinal())))
+            out.append(
+                Q.const_score_query(
+                    Q.range_query(s, "date_start", tantivy.FieldType.Integer, 0, query.date_to.toordinal()), 0.0
+                )
+            )
         if query.date_from is not None:
-            out.append(zero(Q.range_query(s, "date_end", tantivy.FieldType.Integer, query.date_from.toordinal(), None)))
+            out.append(
+                Q.const_score_query(
+                    Q.range_query(s, "date_end", tantivy.FieldType.Integer, query.date_from.toordinal(), None), 0.0
+                )
+            )
         return out
 
 
-def _fingerprint(query: SearchQuery, scope: Scope) -> str:
-    offices = "*" if scope.offices is ALL else sorted(scope.offices)  # type: ignore[arg-type]
-    parts = [
-        query.text, sorted(query.business_types), sorted(query.categories), sorted(query.offices),
-        sorted(query.statuses), sorted(query.retentions), str(query.date_from), str(query.date_to),
-        query.sort, query.fuzzy, offices, sorted(scope.statuses),
-    ]  # fmt: skip
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:16]
+def _all_of(queries: list[Any]) -> Any:
+    if not queries:
+        return tantivy.Query.all_query()
+    if len(queries) == 1:
+        return queries[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
 
 
-def _encode_cursor(offset: int, fingerprint: str) -> str:
-    raw = json.dumps({"o": offset, "f": fingerprint}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _any_of(queries: list[Any]) -> Any:
+    if len(queries) == 1:
+        return queries[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
 
 
-_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,200}")
-
-
-def _decode_cursor(cursor: str | None, fingerprint: str) -> int:
+def _decode_cursor(cursor: str | None, print_: str, sort: str) -> _Cursor:
     if cursor is None:
-        return 0
-    try:
-        if not _CURSOR.fullmatch(cursor):
-            raise ValueError
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        offset = data["o"]
-        if not isinstance(offset, int) or offset < 0 or data["f"] != fingerprint:
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
-        raise Invalid("search_bad_cursor", "分页游标无效或与本次检索条件不符") from None
-    return offset
+        return _Cursor()
+    numbers = decode_cursor(cursor, print_)
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in numbers.values()):
+        raise bad_cursor()
+    if sort == "date":
+        if set(numbers) != {"a", "t", "n"} or numbers["t"] > numbers["n"]:
+            raise bad_cursor()
+        parsed = _Cursor(after=numbers["a"], ties=numbers["t"], seen=numbers["n"])
+    else:
+        if set(numbers) != {"o"}:
+            raise bad_cursor()
+        parsed = _Cursor(offset=numbers["o"])
+    if parsed.offset >= MAX_RELEVANCE_DEPTH:
+        raise Invalid(
+            "search_page_too_deep",
+            f"按相关度排序最多可翻阅前 {MAX_RELEVANCE_DEPTH} 条结果，请补充检索条件或改按日期排序",
+        )
+    return parsed

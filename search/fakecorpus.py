@@ -58,9 +58,27 @@ def _ocr_spaces(text: str, rng: random.Random) -> str:
     return "".join(c + (" " if is_cjk(c) and rng.random() < 0.03 else "") for c in text)
 
 
-def generate_pages(dossiers: int, seed: int = 7, max_pages: int = 4) -> Iterator[PageDoc]:
-    """Pages of ``dossiers`` synthetic dossiers, deterministic for a seed."""
+class _Prose:
+    """Running text from a Zipf-distributed lexicon of 1–4-character words over 2,500 characters, so
+    long pages have the many distinct character grams of real prose rather than a few repeated lines."""
+
+    def __init__(self, rng: random.Random, words: int = 8_000) -> None:
+        chars = [chr(c) for c in rng.sample(range(0x4E00, 0x9FA6), 2_500)]
+        self._words = ["".join(rng.choice(chars) for _ in range(rng.choice((1, 2, 2, 2, 3, 4)))) for _ in range(words)]
+        self._weights = [1.0 / (rank + 1) for rank in range(words)]
+        self._rng = rng
+
+    def sentence(self) -> str:
+        return "".join(self._rng.choices(self._words, self._weights, k=self._rng.randint(6, 16))) + "。"
+
+
+def generate_pages(
+    dossiers: int, seed: int = 7, max_pages: int = 4, page_chars: int | None = None
+) -> Iterator[PageDoc]:
+    """Pages of ``dossiers`` synthetic dossiers, deterministic for a seed.  With ``page_chars``, each
+    page is filled up with prose to about that many characters (form pages carry ~100 by default)."""
     rng = random.Random(seed)
+    prose = _Prose(random.Random(seed + 1)) if page_chars else None
     types = list(load_taxonomy())
     people = [(_name(rng), _id_number(rng)) for _ in range(max(8, dossiers // 3))]
     units = [
@@ -107,4 +125,9 @@ def generate_pages(dossiers: int, seed: int = 7, max_pages: int = 4) -> Iterator
                 ]
             lines += [rng.choice(_FILLER) + "。" for _ in range(rng.randint(2, 6))]
             lines.append(f"{rng.choice(bt.keywords)}，{person}。")
+            if prose is not None and page_chars is not None:
+                size = sum(map(len, lines))
+                while size < page_chars:
+                    lines.append(prose.sentence())
+                    size += len(lines[-1])
             yield PageDoc(page=page, text=_ocr_spaces("\n".join(lines), rng), **common)

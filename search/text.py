@@ -2,9 +2,11 @@
 
 The normalised text is a sequence of *units*: one CJK character, one run of ASCII letters/digits (a
 "word"), or one other non-space character.  Normalisation (NFKC, lowercase) drops every whitespace
-run except a single space between two words, since OCR scatters spaces through Chinese text.  The
-index gives each unit one position, so a phrase of units at consecutive positions is exactly a
-substring of the normalised text (words at the phrase's edges may be partial: see ``index_tokens``).
+run except a single space between two words, since OCR scatters spaces through Chinese text.
+
+The embedded backend indexes overlapping *character grams* (``gram_string``) and finds each query
+term as a phrase of grams (``gram_plan``) or a gram prefix (``gram_prefix``), which match exactly
+where the term is a substring of the normalised text, whatever its edges.
 """
 
 from __future__ import annotations
@@ -19,11 +21,6 @@ from archive.errors import Invalid
 from .base import MARK_CLOSE, MARK_OPEN
 
 UnitKind = Literal["cjk", "word", "other"]
-
-# Marks a proper suffix of a word in the index, so that "_" + tail finds words ending in tail.
-SUFFIX_MARK = "_"
-# Words longer than this get no suffix tokens (their inner substrings are not searchable alone).
-MAX_SUFFIX_WORD = 40
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 16
@@ -78,26 +75,47 @@ def units(norm: str) -> list[Unit]:
     return out
 
 
-def index_tokens(norm: str) -> list[tuple[str, int, int, int]]:
-    """(token, position, start, end) for indexing normalised text.
+# -- character grams for the positional index -----------------------------------------------------
 
-    Each unit sits at its own position.  A CJK character gives its unigram and, when the next unit
-    is CJK, the bigram starting there; a word gives itself and each proper suffix marked with
-    ``SUFFIX_MARK`` (so a query may start or consist of the tail/inside of a word); any other
-    character gives itself.
+# Characters per index token.  Four: a term of 4 characters is one token, 5 to 8 characters a phrase
+# of two, and shorter terms a prefix of one (see ``gram_plan``).
+GRAM = 4
+# Inside an index token a space of the text is written as SPACE_MARK: whitespace that normalised text
+# never holds (only " ", which separates the tokens).
+SPACE_MARK = "\u00a0"
+
+
+def gram_string(norm: str) -> str:
+    """The index tokens of normalised text, separated by single spaces, one per character position.
+
+    The token at a position is the ``GRAM`` characters starting there (fewer at the end of the text),
+    so every substring of the text is a token, a prefix of a token, or a chain of tokens at known
+    distances: see ``gram_plan``.
     """
-    us = units(norm)
-    tokens: list[tuple[str, int, int, int]] = []
-    for pos, u in enumerate(us):
-        tokens.append((u.text, pos, u.start, u.end))
-        if u.kind == "cjk":
-            nxt = us[pos + 1] if pos + 1 < len(us) else None
-            if nxt is not None and nxt.kind == "cjk":
-                tokens.append((u.text + nxt.text, pos, u.start, nxt.end))
-        elif u.kind == "word" and len(u.text) <= MAX_SUFFIX_WORD:
-            for i in range(1, len(u.text)):
-                tokens.append((SUFFIX_MARK + u.text[i:], pos, u.start + i, u.end))
-    return tokens
+    text = norm.replace(" ", SPACE_MARK)
+    return " ".join([text[i : i + GRAM] for i in range(len(text))])
+
+
+def gram_plan(norm: str) -> list[tuple[int, str]]:
+    """The (position offset, token) phrase that finds exactly the texts holding ``norm``.
+
+    ``norm`` has at least ``GRAM`` characters: tokens at offsets 0, GRAM, 2·GRAM, … and the last one
+    ending with the term, so every character is pinned at a fixed offset.  A shorter term is a prefix
+    of the token at its own position (``gram_prefix``).
+    """
+    text = norm.replace(" ", SPACE_MARK)
+    size = len(text)
+    if size < GRAM:
+        raise ValueError(f"gram_plan needs {GRAM} or more characters")
+    offsets = sorted({*range(0, size - GRAM + 1, GRAM), size - GRAM})
+    return [(i, text[i : i + GRAM]) for i in offsets]
+
+
+def gram_prefix(norm: str) -> str:
+    """A term shorter than ``GRAM``: the texts holding it are those with a token starting with it."""
+    if not 1 <= len(norm) < GRAM:
+        raise ValueError(f"gram_prefix needs 1 to {GRAM - 1} characters")
+    return norm.replace(" ", SPACE_MARK)
 
 
 @dataclass(frozen=True)

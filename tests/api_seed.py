@@ -10,6 +10,7 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from archive.identity import users
+from archive.indexing import outbox
 from archive.records.models import Batch, Dossier, Original, Page
 from archive.runtime import Runtime
 from archive.storage.base import content_key, sha256_bytes
@@ -99,6 +100,7 @@ def seed(rt: Runtime, uploader: str = "archivist") -> Seed:
             )
             session.add(dossier)
             session.flush()
+            outbox.enqueue(session, dossier.id)  # searchable once committed, like an ingested dossier
             image = png(n)
             key = content_key("pages", sha256_bytes(image), ".png")
             rt.store.put(key, image)

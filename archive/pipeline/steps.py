@@ -24,6 +24,7 @@ from sqlalchemy import select
 from archive.classify.model import Classifier
 from archive.extract import check_catalogue, extract_record
 from archive.identifiers import find_identifiers, is_valid_id_number, is_valid_uscc
+from archive.indexing import outbox
 from archive.intake import IntakeError, SourceFile, open_source
 from archive.pipeline.work import DossierWork, FileWork, PageWork, Problem, Rejected
 from archive.records.models import BatchFile, Document, Dossier, DossierEvent, OcrResult, Original, Page
@@ -365,6 +366,7 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
             )
             session.add(row)
             session.flush()
+            outbox.enqueue(session, row.id)
             for entry in case.catalogue:
                 if entry.start_page is not None and entry.title:
                     session.add(

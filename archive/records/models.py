@@ -278,3 +278,17 @@ class AuthToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SearchPending(Base):
+    """The search outbox: a dossier whose index entry is behind its records.
+
+    Written in the same transaction as the change (ingest, correction, decision), removed only after
+    the index has committed that dossier at this ``generation``, so a crash between the database and
+    the index never loses an update.
+    """
+
+    __tablename__ = "search_pending"
+    dossier_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

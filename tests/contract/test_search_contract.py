@@ -1,7 +1,9 @@
 """The search contract, run against every backend.
 
-To add a backend (Elasticsearch), add a factory to ``BACKENDS``.  Every expectation is computed by
-brute force over the same generated corpus, so a wrong engine fails rather than matches a constant.
+``BACKENDS`` holds a factory per backend: the embedded tantivy index and Elasticsearch (an osmem
+server started for the session, or the cluster at ``ARCHIVE_ES_URL``: see ``conftest.py``).  Every
+expectation is computed by brute force over the same generated corpus, so a wrong engine fails
+rather than matches a constant.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ from search.fakecorpus import OFFICES, STATUSES, generate_pages
 from search.text import MARK_CLOSE, MARK_OPEN, normalize, normalize_code, parse_query
 
 
-def _tantivy(path: Path) -> SearchIndex:
+def _tantivy(request: pytest.FixtureRequest, path: Path) -> SearchIndex:
     return TantivyIndex(path / "tantivy")
 
 
-BACKENDS: dict[str, Callable[[Path], SearchIndex]] = {"tantivy": _tantivy}
+def _elastic(request: pytest.FixtureRequest, path: Path) -> SearchIndex:
+    """Under a fresh alias on the session's server (osmem, or the cluster at ARCHIVE_ES_URL)."""
+    return request.getfixturevalue("elastic_factory")()
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], SearchIndex]] = {"tantivy": _tantivy, "elastic": _elastic}
 
 EVERYTHING = Scope(offices=ALL, statuses=frozenset(STATUSES))
 Key = tuple[str, int]
@@ -39,17 +46,17 @@ def corpus() -> list[PageDoc]:
 
 @pytest.fixture(scope="module", params=sorted(BACKENDS))
 def index(request, corpus: list[PageDoc], tmp_path_factory) -> Iterator[SearchIndex]:
-    idx = BACKENDS[request.param](tmp_path_factory.mktemp(request.param))
+    idx = BACKENDS[request.param](request, tmp_path_factory.mktemp(request.param))
     idx.add(corpus)
     idx.commit()
     yield idx
     idx.close()
 
 
-@pytest.fixture
+@pytest.fixture(params=sorted(BACKENDS))
 def fresh(request, tmp_path: Path, corpus: list[PageDoc]) -> Iterator[SearchIndex]:
     """A private index for tests that write."""
-    idx = BACKENDS["tantivy"](tmp_path)
+    idx = BACKENDS[request.param](request, tmp_path)
     idx.add(corpus[:60])
     idx.commit()
     yield idx
