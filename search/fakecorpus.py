@@ -8,6 +8,7 @@ spaces OCR puts inside Chinese text.
 from __future__ import annotations
 
 import datetime
+import itertools
 import random
 from collections.abc import Iterator
 
@@ -65,11 +66,12 @@ class _Prose:
     def __init__(self, rng: random.Random, words: int = 8_000) -> None:
         chars = [chr(c) for c in rng.sample(range(0x4E00, 0x9FA6), 2_500)]
         self._words = ["".join(rng.choice(chars) for _ in range(rng.choice((1, 2, 2, 2, 3, 4)))) for _ in range(words)]
-        self._weights = [1.0 / (rank + 1) for rank in range(words)]
+        self._cumulative = list(itertools.accumulate(1.0 / (rank + 1) for rank in range(words)))
         self._rng = rng
 
     def sentence(self) -> str:
-        return "".join(self._rng.choices(self._words, self._weights, k=self._rng.randint(6, 16))) + "。"
+        count = self._rng.randint(6, 16)
+        return "".join(self._rng.choices(self._words, cum_weights=self._cumulative, k=count)) + "。"
 
 
 def generate_pages(
