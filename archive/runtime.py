@@ -14,6 +14,7 @@ from archive.indexing.sync import Indexer
 from archive.records.db import make_engine, migrate, session_factory
 from archive.settings import Settings
 from archive.storage.base import ObjectStore
+from archive.storage.factory import open_store
 from archive.storage.filesystem import FilesystemStore
 from search import SearchIndex
 
@@ -48,8 +49,9 @@ def open_runtime(settings: Settings) -> Runtime:
     settings.home.mkdir(parents=True, exist_ok=True)
     db = make_engine(settings.db_url)
     migrate(db)
-    store = FilesystemStore(settings.objects_dir)
-    _sweep(settings, store)
+    store = open_store(settings)
+    if isinstance(store, FilesystemStore):
+        _sweep(settings, store)
     sessions = session_factory(db)
     search = open_search(settings)
     indexer = Indexer(sessions, search)

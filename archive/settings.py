@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,8 +56,19 @@ class Settings(BaseSettings):
     search_catch_up_seconds: float = Field(default=30.0, gt=0, description="API: how often queued indexing is retried.")
     es_url: str | None = Field(default=None, description="Elasticsearch URL; set: search runs there, not embedded.")
     es_index: str = Field(default="archive-pages", pattern=r"^[a-z0-9][a-z0-9_-]{0,60}$", description="ES alias.")
-    es_api_key: str | None = Field(default=None, description="Elasticsearch API key (or user:password in the URL).")
+    es_api_key: SecretStr | None = Field(
+        default=None, description="Elasticsearch API key (or user:password in the URL)."
+    )
     es_ca_certs: Path | None = Field(default=None, description="CA bundle for an Elasticsearch cluster over HTTPS.")
+    s3_endpoint: str | None = Field(default=None, description="MinIO/S3 host:port; set: objects go there, not to disk.")
+    s3_access_key: str | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_bucket: str = Field(default="archive", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
+    s3_secure: bool = Field(default=True, description="HTTPS to the object store.")
+    s3_region: str | None = None
+    s3_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="COMPLIANCE", description="Object-lock mode (GOVERNANCE only for tests)."
+    )
     forwarded_allow_ips: str | None = Field(
         default=None, description="Reverse proxies whose X-Forwarded-For is trusted (uvicorn's forwarded_allow_ips)."
     )

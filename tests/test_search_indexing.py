@@ -9,6 +9,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from archive import review
@@ -185,5 +186,5 @@ def _es_options() -> dict:
 
     options = {}
     if os.environ.get("ARCHIVE_ES_API_KEY"):
-        options["es_api_key"] = os.environ["ARCHIVE_ES_API_KEY"]
+        options["es_api_key"] = SecretStr(os.environ["ARCHIVE_ES_API_KEY"])
     return options

@@ -15,7 +15,7 @@ def open_search(settings: Settings) -> SearchIndex:
 
         options: dict[str, Any] = {}
         if settings.es_api_key:
-            options["api_key"] = settings.es_api_key
+            options["api_key"] = settings.es_api_key.get_secret_value()
         if settings.es_ca_certs:
             options["ca_certs"] = str(settings.es_ca_certs)
         return ElasticIndex.from_url(settings.es_url, settings.es_index, **options)

@@ -2,7 +2,11 @@
 
 To add a backend, add a factory to ``BACKENDS``; every test that takes the ``store`` fixture runs
 against it.  Tests that need to reach behind the interface (corrupting bytes on disk, faking a
-crash in the middle of a write, file modes) are filesystem-specific and live at the bottom.
+crash in the middle of a write, file modes) are filesystem-specific and live at the bottom; the MinIO
+backend's own tests are in ``tests/test_minio_store.py``.
+
+The ``minio`` backend runs on the session's S3 server (``tests/contract/s3_server.py``: moto by default,
+a real MinIO with ``ARCHIVE_S3_ENDPOINT``), one fresh bucket per test.
 """
 
 from __future__ import annotations
@@ -20,18 +24,24 @@ import pytest
 from archive.storage import IntegrityError, ObjectInfo, ObjectNotFound, ObjectStore, WriteOnceViolation, content_key
 from archive.storage.base import StoreError
 from archive.storage.filesystem import FilesystemStore
+from tests.contract.s3_server import session_s3
 
 
 def _filesystem(tmp_path: Path) -> ObjectStore:
     return FilesystemStore(tmp_path / "objects")
 
 
+def _minio(tmp_path: Path) -> ObjectStore:
+    return session_s3().store()
+
+
 BACKENDS: dict[str, Callable[[Path], ObjectStore]] = {
     "filesystem": _filesystem,
+    "minio": _minio,
 }
 
 
-@pytest.fixture(params=["filesystem"])
+@pytest.fixture(params=list(BACKENDS))
 def store(request, tmp_path: Path) -> ObjectStore:
     return BACKENDS[request.param](tmp_path)
 
