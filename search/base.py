@@ -116,6 +116,17 @@ class SearchQuery:
     facets: bool = False
     fuzzy: bool = True
 
+    def field_filters(self) -> list[tuple[str, frozenset[str]]]:
+        """(indexed keyword field, allowed values) for every set filter, in a fixed order."""
+        pairs = (
+            ("business_type", self.business_types),
+            ("category", self.categories),
+            ("office", self.offices),
+            ("status", self.statuses),
+            ("retention", self.retentions),
+        )
+        return [(name, values) for name, values in pairs if values]
+
 
 @dataclass(frozen=True)
 class SearchHit:

@@ -88,7 +88,7 @@ from archive.errors import Invalid, Unavailable
 
 from .base import ALL, FACET_FIELDS, PageDoc, Scope, SearchHit, SearchQuery, SearchResult
 from .paging import bad_cursor, checked_terms, decode_cursor, empty_result, encode_cursor, fingerprint
-from .text import MARK_CLOSE, MARK_OPEN, QueryTerm, build_snippet, normalize, normalize_code
+from .text import MARK_CLOSE, MARK_OPEN, QueryTerm, build_snippet, mark_window, normalize, normalize_code
 
 log = logging.getLogger("archive.search")
 
@@ -583,15 +583,8 @@ def _filters(query: SearchQuery, scope: Scope) -> list[dict[str, Any]]:
     if scope.offices is not ALL:
         out.append({"terms": {"office": sorted(scope.offices)}})  # type: ignore[arg-type]
     out.append({"terms": {"status": sorted(scope.statuses)}})
-    for name, values in (
-        ("business_type", query.business_types),
-        ("category", query.categories),
-        ("office", query.offices),
-        ("status", query.statuses),
-        ("retention", query.retentions),
-    ):
-        if values:
-            out.append({"terms": {name: sorted(values)}})
+    for name, values in query.field_filters():
+        out.append({"terms": {name: sorted(values)}})
     # Overlap of [date_start, date_end] with [date_from, date_to], as the embedded backend has it: a
     # page without dates matches no date range, a missing date_end is date_start.
     if query.date_to is not None:
@@ -619,22 +612,7 @@ def _highlight_snippet(fragment: str, text: str, needles: list[str]) -> str | No
     start = text.find(plain)
     if start < 0 or not plain.strip():
         return None
-    end = start + len(plain)
-    ordered = sorted({n for n in needles if n}, key=len, reverse=True)
-    if not ordered:
-        return None
-    pattern = re.compile("|".join(re.escape(n) for n in ordered))
-    out: list[str] = ["…" if start else ""]
-    cursor = start
-    for m in pattern.finditer(text, start):
-        if m.start() >= end:
-            break
-        out += [text[cursor : m.start()], MARK_OPEN + m.group() + MARK_CLOSE]
-        cursor = m.end()
-    if len(out) == 1:
-        return None
-    out += [text[cursor : max(end, cursor)], "…" if max(end, cursor) < len(text) else ""]
-    return "".join(out)
+    return mark_window(text, needles, start, start + len(plain))
 
 
 def _float32(value: float) -> float:

@@ -512,15 +512,8 @@ class TantivyIndex:
         if scope.offices is not ALL:
             restrict("office", scope.offices)  # type: ignore[arg-type]
         restrict("status", scope.statuses)
-        for name, values in (
-            ("business_type", query.business_types),
-            ("category", query.categories),
-            ("office", query.offices),
-            ("status", query.statuses),
-            ("retention", query.retentions),
-        ):
-            if values:
-                restrict(name, values)
+        for name, values in query.field_filters():
+            restrict(name, values)
         if query.date_to is not None:
             out.append(
                 Q.const_score_query(

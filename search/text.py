@@ -186,22 +186,30 @@ def build_snippet(norm_text: str, needles: list[str], before: int = 20, after: i
 
     With no match (a page found through a keyword field or a fuzzy match) the page's opening.
     """
-    needles = sorted({n for n in needles if n}, key=len, reverse=True)
-    first = min((i for i in (norm_text.find(n) for n in needles) if i >= 0), default=-1)
+    first = min((i for i in (norm_text.find(n) for n in needles if n) if i >= 0), default=-1)
     if first < 0:
         head = norm_text[: before + after]
         return head + ("…" if len(norm_text) > len(head) else "")
-    start = max(0, first - before)
-    end = min(len(norm_text), first + after)
-    pattern = re.compile("|".join(re.escape(n) for n in needles))
+    start, end = max(0, first - before), min(len(norm_text), first + after)
+    return mark_window(norm_text, needles, start, end) or norm_text[start:end]
+
+
+def mark_window(norm_text: str, needles: list[str], start: int, end: int) -> str | None:
+    """``norm_text[start:end]`` with every match of a needle marked 【like this】 (longest first; a match
+    that begins inside the window is marked whole) and "…" where text is cut off; None when no needle
+    occurs in the window."""
+    ordered = sorted({n for n in needles if n}, key=len, reverse=True)
+    if not ordered:
+        return None
+    pattern = re.compile("|".join(re.escape(n) for n in ordered))
     out: list[str] = ["…" if start else ""]
     cursor = start
     for m in pattern.finditer(norm_text, start):
         if m.start() >= end:
             break
-        out.append(norm_text[cursor : m.start()])
-        out.append(MARK_OPEN + m.group() + MARK_CLOSE)
+        out += [norm_text[cursor : m.start()], MARK_OPEN + m.group() + MARK_CLOSE]
         cursor = m.end()
-    out.append(norm_text[cursor : max(end, cursor)])
-    out.append("…" if max(end, cursor) < len(norm_text) else "")
+    if len(out) == 1:
+        return None
+    out += [norm_text[cursor : max(end, cursor)], "…" if max(end, cursor) < len(norm_text) else ""]
     return "".join(out)
