@@ -20,7 +20,7 @@ from archive.cli_common import audit_event, console, fail
 from archive.errors import ServiceError
 from archive.indexing.backend import backend_name
 from archive.indexing.outbox import backlog
-from archive.reading.finding import mask_snippet, to_contract
+from archive.reading.finding import to_contract
 from archive.records.models import Page
 from archive.runtime import open_runtime
 from archive.settings import get_settings
@@ -97,9 +97,11 @@ def search_query(
         click.echo(json.dumps({"total": answer["total"], "hits": answer["hits"]}, ensure_ascii=False))
         return
     table = Table("档号", "业务类型", "页", "摘要", "案卷", title=f"共 {result.total} 页命中")
-    for hit in result.hits:
-        snippet = mask_snippet(hit.snippet) + ("（近似）" if hit.fuzzy else "")
-        table.add_row(hit.archive_number or "—", hit.business_type or "—", str(hit.page), snippet, hit.dossier_id)
+    for hit in answer["hits"]:
+        snippet = hit["snippet"] + ("（近似）" if hit["fuzzy"] else "")
+        table.add_row(
+            hit["archive_number"] or "—", hit["business_type"] or "—", str(hit["page"]), snippet, hit["dossier"]
+        )
     console.print(table)
 
 

@@ -78,7 +78,16 @@ class UnusualOut(BaseModel):
     findings: list[FindingOut]
 
 
-def _filter(actor, dossier_id, person_id_number, action, outcome, since, until) -> LogFilter:
+def log_filter(
+    actor: Text = None,
+    dossier_id: Text = None,
+    person_id_number: Annotated[str | None, Query(max_length=18)] = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
+    outcome: Annotated[Literal["allowed", "denied"] | None, Query()] = None,
+    since: Moment = None,
+    until: Moment = None,
+) -> LogFilter:
+    """The entry filter shared by the query and the export: the same parameters, the same meaning."""
     return LogFilter(
         actor=actor,
         dossier_id=dossier_id,
@@ -90,23 +99,19 @@ def _filter(actor, dossier_id, person_id_number, action, outcome, since, until) 
     )
 
 
+FilterDep = Annotated[LogFilter, Depends(log_filter)]
+
+
 @router.get("/entries", response_model=EntriesOut, summary="查询访问日志（按用户、案卷、身份证号、操作、结果、时间）")
 def entries(
     *,
-    actor: Text = None,
-    dossier_id: Text = None,
-    person_id_number: Annotated[str | None, Query(max_length=18)] = None,
-    action: Annotated[str | None, Query(max_length=32)] = None,
-    outcome: Annotated[Literal["allowed", "denied"] | None, Query()] = None,
-    since: Moment = None,
-    until: Moment = None,
+    flt: FilterDep,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     principal: Annotated[Principal, Depends(authorise(Perm.AUDIT_READ, "audit_query"))],
     state: StateDep,
     session: DbDep,
 ) -> EntriesOut:
-    flt = _filter(actor, dossier_id, person_id_number, action, outcome, since, until)
     with state.trail.attempt(principal, "audit_query", (), detail={"query": flt.as_dict()}) as detail:
         page = query(session, flt, cursor, limit, newest_first=True)
         detail["results"] = len(page.entries)
@@ -123,17 +128,10 @@ def export(
     *,
     reason: Annotated[str, Query(min_length=2, max_length=200, description="导出原因（必填）")],
     format: Annotated[Literal["csv", "json"], Query()] = "csv",
-    actor: Text = None,
-    dossier_id: Text = None,
-    person_id_number: Annotated[str | None, Query(max_length=18)] = None,
-    action: Annotated[str | None, Query(max_length=32)] = None,
-    outcome: Annotated[Literal["allowed", "denied"] | None, Query()] = None,
-    since: Moment = None,
-    until: Moment = None,
+    flt: FilterDep,
     principal: Annotated[Principal, Depends(authorise(Perm.AUDIT_EXPORT, "export"))],
     state: StateDep,
 ) -> StreamingResponse:
-    flt = _filter(actor, dossier_id, person_id_number, action, outcome, since, until)
     detail = {"query": flt.as_dict(), "format": format}
     with state.trail.attempt(principal, "export", (), reason=reason.strip(), detail=detail) as extra:
         made = (export_csv if format == "csv" else export_json)(state.rt, flt)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
@@ -28,18 +27,8 @@ def effective_settings(
     state: StateDep,
 ) -> SettingsOut:
     values = state.rt.settings.model_dump(mode="json")
-    if values.get("database_url"):
-        values["database_url"] = make_url(values["database_url"]).render_as_string(hide_password=True)
-    if values.get("es_url"):
-        values["es_url"] = hide_password(values["es_url"])
+    for name in ("database_url", "es_url"):  # URLs may carry a password
+        if values.get(name):
+            values[name] = make_url(values[name]).render_as_string(hide_password=True)
     state.trail.record(principal, "admin", (), detail={"change": "settings_view"})
     return SettingsOut(settings=values)
-
-
-def hide_password(url: str) -> str:
-    """``https://user:secret@host`` → ``https://user:***@host``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -73,19 +73,23 @@ class Indexer:
             while True:
                 with self.sessions() as session:
                     work = outbox.due(session, self.batch)
-                    found = load_dossiers(session, [dossier_id for dossier_id, _ in work])
-                    docs = {dossier_id: page_docs(dossier) for dossier_id, dossier in found.items()}
                 if not work:
                     return done
-                for dossier_id, _ in work:
-                    if dossier_id in docs:
-                        self.index.replace_dossier(dossier_id, docs[dossier_id])
-                    else:
-                        self.index.delete_dossier(dossier_id)
-                self.index.commit()
+                self._apply([dossier_id for dossier_id, _ in work])
                 with self.sessions.begin() as session:
                     outbox.settle(session, work)
                 done += len(work)
+
+    def _apply(self, ids: list[str]) -> None:
+        """Write the dossiers' current pages to the index (a dossier gone from the records leaves it)."""
+        with self.sessions() as session:
+            docs = {dossier_id: page_docs(dossier) for dossier_id, dossier in load_dossiers(session, ids).items()}
+        for dossier_id in ids:
+            if dossier_id in docs:
+                self.index.replace_dossier(dossier_id, docs[dossier_id])
+            else:
+                self.index.delete_dossier(dossier_id)
+        self.index.commit()
 
     def drain_quietly(self, attempts: int = 4) -> int:
         """``drain``, retried briefly (another process may hold the index for a moment); a failure
@@ -125,11 +129,7 @@ class Indexer:
             with self.sessions() as session:
                 changed = list(session.scalars(select(Dossier.id).where(Dossier.updated_at >= started)))
             for start in range(0, len(changed), self.batch):
-                with self.sessions() as session:
-                    found = load_dossiers(session, changed[start : start + self.batch])
-                    for dossier_id, dossier in found.items():
-                        self.index.replace_dossier(dossier_id, page_docs(dossier))
-                self.index.commit()
+                self._apply(changed[start : start + self.batch])
             with self.sessions.begin() as session:  # what was queued before the rebuild is in it now
                 outbox.settle(session, queued)
             return count

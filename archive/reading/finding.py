@@ -10,24 +10,15 @@ import re
 from typing import Any
 
 from archive.identifiers import mask_numbers
-from archive.identity.principal import ALL_OFFICES, Principal
-from archive.identity.roles import VISIBLE_STATUSES, Perm, Role
-from search import ALL, Scope, SearchIndex, SearchQuery, SearchResult
+from archive.identity.principal import Principal
+from search import SearchIndex, SearchQuery, SearchResult
 from search.base import MARK_CLOSE, MARK_OPEN
 
-from .scope import require
-
-
-def scope_for(principal: Principal) -> Scope:
-    """What the caller may find: the statuses their role reads, in their office (or every office)."""
-    require(principal, Perm.DOSSIER_READ)
-    statuses = VISIBLE_STATUSES.get(Role(principal.role), frozenset())
-    offices = ALL if principal.office == ALL_OFFICES else frozenset({principal.office})
-    return Scope(offices=offices, statuses=statuses)
+from .scope import visible_scope
 
 
 def search_pages(index: SearchIndex, principal: Principal, query: SearchQuery) -> SearchResult:
-    return index.search(query, scope_for(principal))
+    return index.search(query, visible_scope(principal))
 
 
 _MARKS = (MARK_OPEN, MARK_CLOSE)

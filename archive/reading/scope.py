@@ -13,6 +13,7 @@ from archive.errors import Forbidden, NotFound
 from archive.identity.principal import ALL_OFFICES, Principal
 from archive.identity.roles import VISIBLE_STATUSES, Perm, Role, allowed
 from archive.records.models import Dossier
+from search import ALL, Scope
 
 
 def require(principal: Principal, perm: Perm) -> None:
@@ -20,13 +21,21 @@ def require(principal: Principal, perm: Perm) -> None:
         raise Forbidden("forbidden_role", "当前角色无权执行此操作")
 
 
-def dossier_clauses(principal: Principal) -> list[ColumnElement[bool]]:
-    """WHERE clauses restricting dossiers to the caller's scope."""
+def visible_scope(principal: Principal) -> Scope:
+    """What the caller may read: the statuses their role reads, in their office (or every office).
+    The records (``dossier_clauses``) and the search engine (``Scope`` in its query) both apply it."""
     require(principal, Perm.DOSSIER_READ)
     statuses = VISIBLE_STATUSES.get(Role(principal.role), frozenset())
-    clauses: list[ColumnElement[bool]] = [Dossier.status.in_(sorted(statuses))]
-    if principal.office != ALL_OFFICES:
-        clauses.append(Dossier.office == principal.office)
+    offices = ALL if principal.office == ALL_OFFICES else frozenset({principal.office})
+    return Scope(offices=offices, statuses=statuses)
+
+
+def dossier_clauses(principal: Principal) -> list[ColumnElement[bool]]:
+    """WHERE clauses restricting dossiers to the caller's scope."""
+    scope = visible_scope(principal)
+    clauses: list[ColumnElement[bool]] = [Dossier.status.in_(sorted(scope.statuses))]
+    if scope.offices is not ALL:
+        clauses.append(Dossier.office.in_(sorted(scope.offices)))  # type: ignore[arg-type]
     return clauses
 
 
