@@ -166,5 +166,7 @@ def search_check(sample: int, as_json: bool) -> None:
             f"抽样核对 {report.sampled} 个案卷："
             + ("一致。" if report.ok else "发现偏差，请运行 archive search reindex。")
         )
+        if report.advice:
+            console.print(f"建议：{report.advice}", markup=False)
     if not report.ok:
         sys.exit(1)

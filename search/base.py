@@ -186,4 +186,7 @@ class SearchIndex(Protocol):
         number of pages indexed.  Committed on return.
         """
 
+    def advice(self) -> str | None:
+        """A maintenance recommendation for the operator (Simplified Chinese), or None."""
+
     def close(self) -> None: ...

@@ -396,6 +396,9 @@ class ElasticIndex:
         log.info("search_rebuilt", extra={"index": name, "pages": count, "replaced": old})
         return count
 
+    def advice(self) -> str | None:
+        return None  # the cluster's analysers need no re-learning as the collection grows
+
     def close(self) -> None:
         if self._pending:
             log.warning("search_uncommitted_discarded", extra={"actions": len(self._pending)})

@@ -1,18 +1,17 @@
 """The embedded search backend: a tantivy index in a local directory.
 
-Index layout.  Page text is normalised (``search.text.normalize``) and indexed as overlapping
-4-character grams, one per character position (``search.text.gram_string``), written as one
-space-separated string that tantivy's built-in ``whitespace`` tokenizer splits: tokenising costs
-Python one string per page, not one object per token.  A query term of 4 or more characters is a
-phrase of grams at fixed offsets that pins every character (one token for exactly 4 characters); a
-shorter term is a prefix of the gram at its own position, searched as the OR of the few tokens that
-start with it (BM25 kept) or, for one character or a prefix of more than ``MAX_PREFIX_TERMS`` tokens,
-as a prefix regex (constant score).  Either way a page matches exactly when its normalised text
-contains the term, whatever the term's edges (inside a word, across a word boundary, a lone digit):
-no query is refused as too broad and no candidate is re-checked against the stored text.  The
-normalised text is stored (bytes, lz4 in 64 KiB blocks) for snippets and ``pages_of``.  Codes (档号,
-业务编号, 公民身份号码, 统一社会信用代码) sit in one keyword field ``codes``; person names in ``names``
-for fuzzy matching.
+Index layout.  Page text is normalised (``search.text.normalize``) and indexed as one token per
+character position (``search.grams``): a bigram, or a four-character gram where that gram is frequent.
+The tokens are written as one space-separated string that tantivy's built-in ``whitespace`` tokenizer
+splits, so tokenising costs Python one string per page, not one object per token.  A query term is a
+phrase of slots at fixed offsets that pins every character; a slot near the term's end may list
+several tokens (a regex phrase).  A page matches exactly when its normalised text contains the term,
+whatever the term's edges: no query is refused as too broad and no candidate is re-checked against
+the stored text.  Each generation learns its frequent grams from the first pages of ``rebuild`` and
+keeps them in ``grams.json``; a generation started empty has none (bigrams only, still exact) until
+``archive search reindex``.  The normalised text is stored (GB18030 bytes, lz4 in 64 KiB blocks) for
+snippets and ``pages_of``.  Codes (档号, 业务编号, 公民身份号码, 统一社会信用代码) sit in one keyword
+field ``codes``; person names in ``names`` for fuzzy matching.
 
 Ranking.  Exact hits (every term found in the text or equal to a code) come first, by BM25; then,
 when fuzzy matching applies (an 18-character code or a 2–4 character name, ``fuzzy`` on, relevance
@@ -44,6 +43,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -60,21 +60,25 @@ import tantivy
 from archive.errors import Invalid
 
 from .base import ALL, FACET_FIELDS, PageDoc, Scope, SearchHit, SearchQuery, SearchResult
-from .paging import bad_cursor, checked_terms, decode_cursor, empty_result, encode_cursor, fingerprint
-from .text import (
-    GRAM,
-    QueryTerm,
-    build_snippet,
-    gram_plan,
-    gram_prefix,
-    gram_string,
-    normalize,
-    normalize_code,
+from .grams import (
+    LONG,
+    PRODUCT_POLICY,
+    SAMPLE_CHARS,
+    SAMPLE_PAGES,
+    SPACE_MARK,
+    STARTING_LAYOUT,
+    GramLayout,
+    LearnPolicy,
+    Slot,
+    learn,
 )
+from .paging import bad_cursor, checked_terms, decode_cursor, empty_result, encode_cursor, fingerprint
+from .text import QueryTerm, build_snippet, normalize, normalize_code
 
 log = logging.getLogger(__name__)
 
-FORMAT: Final = 2  # bump when the schema or the gram layout changes
+FORMAT: Final = 3  # bump when the schema or the token layout changes
+LAYOUT_FILE: Final = "grams.json"  # a generation's frequent grams (search.grams)
 CURRENT_FILE: Final = "CURRENT"
 _GENERATION = re.compile(r"gen-(\d{6})-[0-9a-f]{8}")
 # Writer memory budget of ``rebuild`` (allocated as documents are buffered): a segment is flushed each
@@ -91,12 +95,16 @@ MAX_RELEVANCE_DEPTH: Final = 10_000
 # Date order pages by offset up to here (a top-k heap of offset + limit), then by search-after (a range
 # filter on the sort key: a flat cost per page, however deep).
 DATE_OFFSET_PAGING: Final = 2_000
-# A term shorter than GRAM is OR-ed over the tokens it starts, up to this many (else a prefix regex).
-MAX_PREFIX_TERMS: Final = 16
 EXACT_WEIGHT: Final = 10.0  # fuzzy-only hits: per term, an exact match outranks a fuzzy one
 FUZZY_WEIGHT: Final = 1.0
 _KEYWORDS = ("dossier_id", "archive_number", "business_type", "category", "office", "status", "retention")
 _STORED = ("dossier_id", "archive_number", "business_type", "office", "status")
+_GB18030, _UTF8 = b"G", b"U"  # the stored text's encoding (first byte)
+# ``advice``: suggest a rebuild once the index holds this many pages and this many times its sample.
+RELEARN_MIN_PAGES: Final = 20_000
+RELEARN_GROWTH: Final = 4
+# A term found as a token prefix is OR-ed over the tokens it starts, up to this many (else a regex).
+MAX_PREFIX_TERMS: Final = 16
 _NO_DATE = -1  # date fields of a page without dates
 _TIE_BITS = 42  # sort_date = day << _TIE_BITS | hash of the page key
 
@@ -126,10 +134,12 @@ def _sort_key(day: int, key: str) -> int:
     return (max(day, 0) << _TIE_BITS) | tie
 
 
-def _prefix_regex(prefix: str) -> str:
-    """Any index token starting with ``prefix`` (tokens are ``GRAM`` characters, fewer at a text's end)."""
-    literal = "".join(f"\\x{{{ord(c):x}}}" for c in prefix)
-    return f"{literal}.{{0,{GRAM - len(prefix)}}}"
+def _literal(token: str) -> str:
+    return "".join(f"\\x{{{ord(c):x}}}" for c in token)
+
+
+def _slot_regex(slot: Slot) -> str:
+    return _literal(slot.tokens[0]) if len(slot.tokens) == 1 else f"(?:{'|'.join(map(_literal, slot.tokens))})"
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,7 @@ class TantivyIndex:
         writer_heap: int = 256_000_000,
         writer_threads: int = 1,
         rebuild_heap: int = REBUILD_HEAP,
+        grams: LearnPolicy = PRODUCT_POLICY,
     ) -> None:
         self._root = Path(path)
         self._root.mkdir(parents=True, exist_ok=True)
@@ -156,9 +167,11 @@ class TantivyIndex:
         self._writer_heap = writer_heap
         self._rebuild_heap = max(rebuild_heap, writer_heap)
         self._writer_threads = writer_threads
+        self._grams = grams
         self._writer: tantivy.IndexWriter | None = None
         self._current_stat: tuple[int, int, int] | None = None
         self._generation = ""
+        self._layout = STARTING_LAYOUT
         self._index: tantivy.Index = self._open_current()
 
     # -- generations ---------------------------------------------------------------------------
@@ -181,6 +194,9 @@ class TantivyIndex:
         if data.get("format") != FORMAT:
             log.warning("search_index_format_outdated", extra={"path": str(self._root), "format": data.get("format")})
             return None
+        if _read_layout(self._root / name) is None:
+            log.warning("search_index_layout_unreadable", extra={"path": str(self._root / name)})
+            return None
         return name
 
     def _open_current(self) -> tantivy.Index:
@@ -190,14 +206,19 @@ class TantivyIndex:
         if name is None:
             if (self._root / "meta.json").exists():
                 log.warning("search_index_legacy_layout", extra={"path": str(self._root)})
-            name = self._new_generation()
+            name = self._new_generation(STARTING_LAYOUT, sample_pages=0)
             self._publish(name)
             stat = self._stat_current()
         self._current_stat = stat
+        return self._switch(name)
+
+    def _switch(self, name: str) -> tantivy.Index:
+        layout = _read_layout(self._root / name)
+        self._layout = layout[0] if layout else STARTING_LAYOUT
         self._generation = name
         return tantivy.Index(self._schema, path=str(self._root / name))
 
-    def _new_generation(self) -> str:
+    def _new_generation(self, layout: GramLayout, sample_pages: int) -> str:
         numbers = [int(m.group(1)) for p in self._root.iterdir() if (m := _GENERATION.fullmatch(p.name))]
         name = f"gen-{max(numbers, default=0) + 1:06d}-{uuid.uuid4().hex[:8]}"
         directory = self._root / name
@@ -209,6 +230,8 @@ class TantivyIndex:
         if isinstance(meta.get("index_settings"), dict) and not meta.get("segments"):
             meta["index_settings"]["docstore_blocksize"] = DOCSTORE_BLOCKSIZE
             meta_path.write_text(json.dumps(meta))
+        record = {"every": layout.every, "frequent": sorted(layout.frequent), "sample_pages": sample_pages}
+        (directory / LAYOUT_FILE).write_text(json.dumps(record, ensure_ascii=False))
         return name
 
     def _publish(self, name: str) -> None:
@@ -222,26 +245,56 @@ class TantivyIndex:
             name = self._read_current()
             if name is not None and name != self._generation:
                 self._drop_writer()
-                self._index = tantivy.Index(self._schema, path=str(self._root / name))
-                self._generation = name
+                self._index = self._switch(name)
             self._current_stat = self._stat_current()
         return self._index.searcher()
 
+    def layout_sample(self) -> int:
+        """How many pages the live generation's layout was learnt from (0: the starting layout)."""
+        self._searcher()
+        layout = _read_layout(self._root / self._generation)
+        return layout[1] if layout else 0
+
+    def advice(self) -> str | None:
+        """Rebuild once the index holds many times the pages its layout was learnt from, so that the
+        layout fits the collection's text (see ``search.grams``)."""
+        sample, pages = self.layout_sample(), self.count()
+        if pages < RELEARN_MIN_PAGES or sample >= min(SAMPLE_PAGES, pages // RELEARN_GROWTH):
+            return None
+        learnt = f"仅依据 {sample} 页" if sample else "尚未依据本馆文本"
+        return (
+            f"索引的分词布局{learnt}确定，现已有 {pages} 页：建议运行 archive search reindex 重建索引，使检索保持快速。"
+        )
+
     def rebuild(self, docs: Iterable[PageDoc]) -> int:
-        """Index ``docs`` into a new generation, then switch to it; uncommitted writes are dropped."""
-        name = self._new_generation()
+        """Index ``docs`` into a new generation, then switch to it; uncommitted writes are dropped.
+
+        The generation's frequent grams are learnt from the first pages (``SAMPLE_PAGES`` or
+        ``SAMPLE_CHARS``, whichever comes first), held in memory until the rest follow."""
+        stream = iter(docs)
+        sample: list[tuple[PageDoc, str]] = []
+        chars = 0
+        for doc in stream:
+            norm = normalize(doc.text)
+            sample.append((doc, norm))
+            chars += len(norm)
+            if len(sample) >= SAMPLE_PAGES or chars >= SAMPLE_CHARS:
+                break
+        layout = learn((norm for _, norm in sample), self._grams)
+        name = self._new_generation(layout, sample_pages=len(sample))
         directory = self._root / name
         writer: tantivy.IndexWriter | None = None
         try:
             index = tantivy.Index(self._schema, path=str(directory))
             writer = index.writer(self._rebuild_heap, self._writer_threads)
             seen: set[str] = set()
-            for doc in docs:
+            pending = itertools.chain(sample, ((doc, normalize(doc.text)) for doc in stream))
+            for doc, norm in pending:
                 key = doc.key
                 if key in seen:
                     writer.delete_documents_by_term("key", key)
                 seen.add(key)
-                writer.add_document(self._document(doc))
+                writer.add_document(_document(doc, norm, layout))
             writer.commit()
             writer.wait_merging_threads()
         except BaseException:
@@ -252,11 +305,15 @@ class TantivyIndex:
         old = self._generation
         self._publish(name)
         index.reload()
-        self._index, self._generation, self._current_stat = index, name, self._stat_current()
+        self._index, self._layout, self._generation = index, layout, name
+        self._current_stat = self._stat_current()
         for path in self._root.iterdir():
             if _GENERATION.fullmatch(path.name) and path.name != name:
                 shutil.rmtree(path, ignore_errors=True)
-        log.info("search_index_rebuilt", extra={"generation": name, "previous": old, "pages": len(seen)})
+        log.info(
+            "search_index_rebuilt",
+            extra={"generation": name, "previous": old, "pages": len(seen), "frequent_grams": len(layout.frequent)},
+        )
         return len(seen)
 
     # -- writes --------------------------------------------------------------------------------
@@ -271,31 +328,11 @@ class TantivyIndex:
         """Discard uncommitted writes and release the writer lock (tantivy drops them with the writer)."""
         self._writer = None
 
-    def _document(self, doc: PageDoc) -> tantivy.Document:
-        norm = normalize(doc.text)
-        d = tantivy.Document()
-        d.add_text("key", doc.key)
-        for name in _KEYWORDS:
-            d.add_text(name, getattr(doc, name))
-        for code in (doc.archive_number, doc.business_number, doc.person_id_number, doc.unit_uscc):
-            if code:
-                d.add_text("codes", normalize_code(code))
-        if doc.person_name:
-            d.add_text("names", normalize(doc.person_name))
-        d.add_integer("page", doc.page)
-        start = _day(doc.date_start)
-        d.add_integer("date_start", start)
-        d.add_integer("date_end", _day(doc.date_end) if doc.date_end else start)
-        d.add_integer("sort_date", _sort_key(start, doc.key))
-        d.add_text("text", gram_string(norm))
-        d.add_bytes("body", norm.encode())
-        return d
-
     def add(self, docs: Iterable[PageDoc]) -> None:
         w = self._w()
         for doc in docs:
             w.delete_documents_by_term("key", doc.key)
-            w.add_document(self._document(doc))
+            w.add_document(_document(doc, normalize(doc.text), self._layout))
 
     def delete_dossier(self, dossier_id: str) -> None:
         self._w().delete_documents_by_term("dossier_id", dossier_id)
@@ -307,7 +344,7 @@ class TantivyIndex:
         w = self._w()
         w.delete_documents_by_term("dossier_id", dossier_id)
         for doc in docs:
-            w.add_document(self._document(doc))
+            w.add_document(_document(doc, normalize(doc.text), self._layout))
 
     def commit(self) -> None:
         """Make the writes visible and release the writer, so that other processes on the same
@@ -346,7 +383,7 @@ class TantivyIndex:
             PageDoc(
                 dossier_id=doc.get_first("dossier_id"),
                 page=int(doc.get_first("page")),
-                text=bytes(doc.get_first("body") or b"").decode(),
+                text=_unpack_text(doc.get_first("body")),
                 archive_number=doc.get_first("archive_number") or "",
                 business_type=doc.get_first("business_type") or "",
                 office=doc.get_first("office") or "",
@@ -432,7 +469,7 @@ class TantivyIndex:
 
     def _hit(self, searcher: Any, score: float, address: Any, needles: list[str], fuzzy: bool) -> SearchHit:
         doc = searcher.doc(address)
-        text = bytes(doc.get_first("body") or b"").decode()
+        text = _unpack_text(doc.get_first("body"))
         return SearchHit(
             dossier_id=doc.get_first("dossier_id"),
             page=int(doc.get_first("page")),
@@ -454,24 +491,27 @@ class TantivyIndex:
     # -- query building ------------------------------------------------------------------------
 
     def _text_query(self, term: QueryTerm, searcher: Any) -> Any:
-        """Pages whose normalised text contains the term (exact: see the module docstring)."""
+        """Pages whose normalised text contains the term (exact: see ``search.grams``)."""
         s, Q = self._schema, tantivy.Query
-        if len(term.norm) >= GRAM:
-            plan = gram_plan(term.norm)
-            if len(plan) == 1:
-                return Q.term_query(s, "text", plan[0][1], index_option="freq")
-            return Q.phrase_query(s, "text", plan)  # type: ignore[arg-type]
-        prefix = gram_prefix(term.norm)
-        if len(prefix) > 1:
-            # Few tokens start with most 2–3 character prefixes: OR them, which keeps BM25 ranking
-            # and is no slower than the prefix automaton.
-            tokens = searcher.terms_with_prefix("text", prefix, limit=MAX_PREFIX_TERMS + 1)
-            if not tokens:
-                return Q.empty_query()
-            if len(tokens) <= MAX_PREFIX_TERMS:
-                return _any_of([Q.term_query(s, "text", t, index_option="freq") for t, _ in tokens])
-        # One character, or a prefix of many tokens: every hit scores the same.
-        return Q.regex_query(s, "text", _prefix_regex(prefix))
+        if self._layout.by_prefix(term.norm):
+            return self._prefix_query(term.norm.replace(" ", SPACE_MARK), searcher)
+        slots = self._layout.plan(term.norm)
+        if len(slots) == 1:
+            return _any_of([Q.term_query(s, "text", t, index_option="freq") for t in slots[0].tokens])
+        if all(len(slot.tokens) == 1 for slot in slots):
+            return Q.phrase_query(s, "text", [(slot.offset, slot.tokens[0]) for slot in slots])  # type: ignore[arg-type]
+        return Q.regex_phrase_query(s, "text", [(slot.offset, _slot_regex(slot)) for slot in slots])  # type: ignore[arg-type]
+
+    def _prefix_query(self, prefix: str, searcher: Any) -> Any:
+        """Pages with a token starting with ``prefix``: the OR of those tokens where they are few (BM25
+        kept), else a prefix regex (every hit scores the same)."""
+        s, Q = self._schema, tantivy.Query
+        tokens = searcher.terms_with_prefix("text", prefix, limit=MAX_PREFIX_TERMS + 1)
+        if not tokens:
+            return Q.empty_query()
+        if len(tokens) <= MAX_PREFIX_TERMS:
+            return _any_of([Q.term_query(s, "text", t, index_option="freq") for t, _ in tokens])
+        return Q.regex_query(s, "text", f"{_literal(prefix)}.{{0,{LONG - len(prefix)}}}")
 
     def _exact_query(self, term: QueryTerm, searcher: Any) -> Any:
         """Text contains the term, or a code equals it (the code clause only where such a code exists)."""
@@ -527,6 +567,52 @@ class TantivyIndex:
                 )
             )
         return out
+
+
+def _document(doc: PageDoc, norm: str, layout: GramLayout) -> tantivy.Document:
+    d = tantivy.Document()
+    d.add_text("key", doc.key)
+    for name in _KEYWORDS:
+        d.add_text(name, getattr(doc, name))
+    for code in (doc.archive_number, doc.business_number, doc.person_id_number, doc.unit_uscc):
+        if code:
+            d.add_text("codes", normalize_code(code))
+    if doc.person_name:
+        d.add_text("names", normalize(doc.person_name))
+    d.add_integer("page", doc.page)
+    start = _day(doc.date_start)
+    d.add_integer("date_start", start)
+    d.add_integer("date_end", _day(doc.date_end) if doc.date_end else start)
+    d.add_integer("sort_date", _sort_key(start, doc.key))
+    d.add_text("text", layout.tokens(norm))
+    d.add_bytes("body", _pack_text(norm))
+    return d
+
+
+def _pack_text(norm: str) -> bytes:
+    """The stored page text: GB18030 (two bytes per common CJK character, a third less than UTF-8, and
+    lz4 then finds more repeats per block), UTF-8 for the odd string GB18030 cannot hold."""
+    try:
+        return _GB18030 + norm.encode("gb18030")
+    except UnicodeEncodeError:
+        return _UTF8 + norm.encode("utf-8", "surrogatepass")
+
+
+def _unpack_text(stored: Any) -> str:
+    data = bytes(stored or b"")
+    if data[:1] == _GB18030:
+        return data[1:].decode("gb18030")
+    return data[1:].decode("utf-8", "surrogatepass")
+
+
+def _read_layout(directory: Path) -> tuple[GramLayout, int] | None:
+    """A generation's layout and its sample size; None when the file is missing or malformed."""
+    try:
+        record = json.loads((directory / LAYOUT_FILE).read_text())
+        layout = GramLayout(every=bool(record["every"]), frequent=frozenset(record["frequent"]))
+        return layout, int(record["sample_pages"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _all_of(queries: list[Any]) -> Any:

@@ -4,9 +4,7 @@ The normalised text is a sequence of *units*: one CJK character, one run of ASCI
 "word"), or one other non-space character.  Normalisation (NFKC, lowercase) drops every whitespace
 run except a single space between two words, since OCR scatters spaces through Chinese text.
 
-The embedded backend indexes overlapping *character grams* (``gram_string``) and finds each query
-term as a phrase of grams (``gram_plan``) or a gram prefix (``gram_prefix``), which match exactly
-where the term is a substring of the normalised text, whatever its edges.
+The embedded backend's token layout is in ``search.grams``.
 """
 
 from __future__ import annotations
@@ -73,49 +71,6 @@ def units(norm: str) -> list[Unit]:
         kind: UnitKind = "word" if _ALNUM.match(piece) else "cjk" if is_cjk(piece) else "other"
         out.append(Unit(kind, piece, m.start(), m.end()))
     return out
-
-
-# -- character grams for the positional index -----------------------------------------------------
-
-# Characters per index token.  Four: a term of 4 characters is one token, 5 to 8 characters a phrase
-# of two, and shorter terms a prefix of one (see ``gram_plan``).
-GRAM = 4
-# Inside an index token a space of the text is written as SPACE_MARK: whitespace that normalised text
-# never holds (only " ", which separates the tokens).
-SPACE_MARK = "\u00a0"
-
-
-def gram_string(norm: str) -> str:
-    """The index tokens of normalised text, separated by single spaces, one per character position.
-
-    The token at a position is the ``GRAM`` characters starting there (fewer at the end of the text),
-    so every substring of the text is a token, a prefix of a token, or a chain of tokens at known
-    distances: see ``gram_plan``.
-    """
-    text = norm.replace(" ", SPACE_MARK)
-    return " ".join([text[i : i + GRAM] for i in range(len(text))])
-
-
-def gram_plan(norm: str) -> list[tuple[int, str]]:
-    """The (position offset, token) phrase that finds exactly the texts holding ``norm``.
-
-    ``norm`` has at least ``GRAM`` characters: tokens at offsets 0, GRAM, 2·GRAM, … and the last one
-    ending with the term, so every character is pinned at a fixed offset.  A shorter term is a prefix
-    of the token at its own position (``gram_prefix``).
-    """
-    text = norm.replace(" ", SPACE_MARK)
-    size = len(text)
-    if size < GRAM:
-        raise ValueError(f"gram_plan needs {GRAM} or more characters")
-    offsets = sorted({*range(0, size - GRAM + 1, GRAM), size - GRAM})
-    return [(i, text[i : i + GRAM]) for i in offsets]
-
-
-def gram_prefix(norm: str) -> str:
-    """A term shorter than ``GRAM``: the texts holding it are those with a token starting with it."""
-    if not 1 <= len(norm) < GRAM:
-        raise ValueError(f"gram_prefix needs 1 to {GRAM - 1} characters")
-    return norm.replace(" ", SPACE_MARK)
 
 
 @dataclass(frozen=True)

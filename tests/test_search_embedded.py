@@ -19,6 +19,7 @@ from archive.errors import Invalid
 from search import ALL, PageDoc, Scope, SearchQuery
 from search.embedded import CURRENT_FILE, TantivyIndex
 from search.fakecorpus import STATUSES, generate_pages
+from search.grams import LearnPolicy
 from search.text import normalize
 
 EVERYTHING = Scope(offices=ALL, statuses=frozenset(STATUSES))
@@ -49,11 +50,23 @@ def edge_corpus() -> list[PageDoc]:
     return docs
 
 
-@pytest.fixture(scope="module")
-def edge_index(edge_corpus: list[PageDoc], tmp_path_factory: pytest.TempPathFactory) -> Iterator[TantivyIndex]:
-    idx = TantivyIndex(tmp_path_factory.mktemp("edge"))
-    idx.add(edge_corpus)
-    idx.commit()
+@pytest.fixture(scope="module", params=["every", "frequent"])
+def edge_index(
+    edge_corpus: list[PageDoc], tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[TantivyIndex]:
+    """Added to a new index (a gram at every position), and rebuilt with the layout for varied text:
+    bigrams, and the grams frequent in this corpus."""
+    if request.param == "every":
+        idx = TantivyIndex(tmp_path_factory.mktemp("edge"))
+        idx.add(edge_corpus)
+        idx.commit()
+    else:
+        idx_dir = tmp_path_factory.mktemp("edge")
+        idx = TantivyIndex(idx_dir, grams=LearnPolicy(share=0.03, min_pages=2, max_variety=0.0))
+        idx.rebuild(edge_corpus)
+        assert idx.layout_sample() == len(edge_corpus)
+        layout = json.loads(next(Path(idx_dir).glob("gen-*/grams.json")).read_text())
+        assert not layout["every"] and len(layout["frequent"]) > 200
     yield idx
     idx.close()
 
@@ -95,12 +108,9 @@ def _edge_queries(corpus: list[PageDoc]) -> list[str]:
     return sorted(q for q in out if q.strip() == q)
 
 
-@pytest.mark.parametrize("prefix_terms", [embedded.MAX_PREFIX_TERMS, 0])
 def test_short_edge_queries_are_never_refused_and_match_brute_force(
-    edge_index: TantivyIndex, edge_corpus: list[PageDoc], prefix_terms: int, monkeypatch: pytest.MonkeyPatch
+    edge_index: TantivyIndex, edge_corpus: list[PageDoc]
 ) -> None:
-    """Both ways of finding a term shorter than a gram: OR of the tokens it starts, prefix regex."""
-    monkeypatch.setattr(embedded, "MAX_PREFIX_TERMS", prefix_terms)
     queries = _edge_queries(edge_corpus)
     assert len(queries) > 100
     for q in queries:
@@ -299,3 +309,20 @@ def test_an_old_layout_or_format_starts_an_empty_generation(tmp_path: Path) -> N
     current = json.loads((legacy / CURRENT_FILE).read_text())
     (legacy / CURRENT_FILE).write_text(json.dumps({**current, "format": current["format"] - 1}))
     assert TantivyIndex(legacy).count() == 0
+
+
+def test_advice_asks_for_a_rebuild_once_the_index_outgrows_its_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded, "RELEARN_MIN_PAGES", 40)
+    docs = list(generate_pages(30, seed=3))
+    idx = TantivyIndex(tmp_path / "idx")
+    idx.add(docs[:20])
+    idx.commit()
+    assert idx.advice() is None  # too few pages to matter
+    idx.add(docs)
+    idx.commit()
+    assert len(docs) >= 40 and "archive search reindex" in (idx.advice() or "")
+    idx.rebuild(docs)
+    assert idx.layout_sample() == len(docs) and idx.advice() is None
+    idx.close()

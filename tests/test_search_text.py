@@ -5,17 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archive.errors import Invalid
-from search.text import (
-    GRAM,
-    SPACE_MARK,
-    build_snippet,
-    gram_plan,
-    gram_prefix,
-    gram_string,
-    normalize,
-    parse_query,
-    units,
-)
+from search.text import build_snippet, normalize, parse_query, units
 
 
 def test_normalize_drops_ocr_spaces_but_keeps_word_breaks() -> None:
@@ -29,52 +19,6 @@ def test_units_kinds() -> None:
     kinds = [(u.kind, u.text) for u in units(normalize("姓名:王五 id 12x"))]
     assert kinds == [("cjk", "姓"), ("cjk", "名"), ("other", ":"), ("cjk", "王"), ("cjk", "五"),
                      ("word", "id"), ("word", "12x")]  # fmt: skip
-
-
-def test_gram_string_has_one_token_per_character() -> None:
-    assert GRAM == 4
-    tokens = gram_string("社保卡a12 x").split(" ")
-    assert tokens == [
-        "社保卡a",
-        "保卡a1",
-        "卡a12",
-        f"a12{SPACE_MARK}",
-        f"12{SPACE_MARK}x",
-        f"2{SPACE_MARK}x",
-        f"{SPACE_MARK}x",
-        "x",
-    ]
-    assert gram_string("") == ""
-
-
-def _holds(text: str, plan: list[tuple[int, str]]) -> bool:
-    """Whether the tokens of ``text`` hold the plan's phrase (what the engine checks)."""
-    tokens = gram_string(text).split(" ")
-    return any(all(p + off < len(tokens) and tokens[p + off] == tok for off, tok in plan) for p in range(len(tokens)))
-
-
-def test_gram_plan_pins_every_character() -> None:
-    assert gram_plan("审核意见") == [(0, "审核意见")]
-    assert gram_plan("审核意见同意办理") == [(0, "审核意见"), (4, "同意办理")]
-    assert gram_plan("社会保险登") == [(0, "社会保险"), (1, "会保险登")]
-    assert gram_plan("c 12") == [(0, f"c{SPACE_MARK}12")]
-    texts = ["号12 12年3x 1号", "社会保险登记表社会保险", "110101198809022006", "abc 123abc"]
-    for text in texts:
-        for i in range(len(text)):
-            for j in range(i + GRAM, len(text) + 1):
-                q = text[i:j]
-                if q.strip() != q:
-                    continue
-                for other in texts:
-                    assert _holds(other, gram_plan(q)) == (q in other), (q, other)
-
-
-def test_gram_prefix_is_for_short_terms() -> None:
-    assert gram_prefix("1") == "1" and gram_prefix("c 1") == f"c{SPACE_MARK}1"
-    with pytest.raises(ValueError):
-        gram_prefix("审核意见")
-    with pytest.raises(ValueError):
-        gram_plan("审核")
 
 
 def test_parse_query_terms_phrases_and_codes() -> None:

@@ -47,6 +47,7 @@ class DriftReport:
     extra: list[str] = field(default_factory=list)  # in the index, not in the records
     sampled: int = 0
     mismatched: list[dict[str, str]] = field(default_factory=list)
+    advice: str | None = None  # a maintenance recommendation; not drift
 
     @property
     def ok(self) -> bool:
@@ -151,6 +152,7 @@ class Indexer:
             pending=len(pending),
             missing=sorted(record_ids - index_ids - pending),
             extra=sorted(index_ids - record_ids - pending),
+            advice=self.index.advice(),
         )
         candidates = sorted(record_ids & index_ids - pending)
         chosen = random.Random(seed).sample(candidates, min(sample, len(candidates)))
