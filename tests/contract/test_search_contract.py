@@ -21,11 +21,25 @@ from archive.errors import Invalid
 from search import ALL, FACET_FIELDS, PageDoc, Scope, SearchIndex, SearchQuery, SearchResult
 from search.embedded import TantivyIndex
 from search.fakecorpus import OFFICES, STATUSES, generate_pages
+from search.grams import LearnPolicy
 from search.text import MARK_CLOSE, MARK_OPEN, normalize, normalize_code, parse_query
 
 
 def _tantivy(request: pytest.FixtureRequest, path: Path) -> SearchIndex:
+    """A new index: the starting layout, a 4-character gram at every position."""
     return TantivyIndex(path / "tantivy")
+
+
+def _tantivy_varied(request: pytest.FixtureRequest, path: Path) -> SearchIndex:
+    """The layout for varied text (bigrams and frequent grams), learnt from other generated pages with
+    thresholds low enough that hundreds of grams are frequent; the tests' pages are added after."""
+    idx = TantivyIndex(path / "tantivy", grams=LearnPolicy(share=0.02, min_pages=3, max_variety=0.0))
+    idx.rebuild(generate_pages(120, seed=99))
+    for dossier_id in list(idx.dossier_ids()):
+        idx.delete_dossier(dossier_id)
+    idx.commit()
+    assert idx.count() == 0 and idx.layout_sample() > 0
+    return idx
 
 
 def _elastic(request: pytest.FixtureRequest, path: Path) -> SearchIndex:
@@ -33,7 +47,11 @@ def _elastic(request: pytest.FixtureRequest, path: Path) -> SearchIndex:
     return request.getfixturevalue("elastic_factory")()
 
 
-BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], SearchIndex]] = {"tantivy": _tantivy, "elastic": _elastic}
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], SearchIndex]] = {
+    "tantivy": _tantivy,
+    "tantivy-varied": _tantivy_varied,
+    "elastic": _elastic,
+}
 
 EVERYTHING = Scope(offices=ALL, statuses=frozenset(STATUSES))
 Key = tuple[str, int]
