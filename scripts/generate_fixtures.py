@@ -37,6 +37,7 @@ DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"  # Debian: fonts
 A4_MM = (210.0, 297.0)
 SEPARATOR_PREFIX = "DOSSIER:"
 SEPARATOR_QR_CM = 3.5
+DEFAULT_DPI = 200  # the least DA/T 31-2017 accepts for archive scans; ingest flags less
 FIXED_PDF_TIME = time.gmtime(1_704_067_200)  # 2024-01-01T00:00:00Z
 
 # -- check characters ------------------------------------------------------------------------
@@ -445,7 +446,7 @@ def render_page(
     *,
     seed: int,
     font_path: str | None = None,
-    dpi: int = 150,
+    dpi: int = DEFAULT_DPI,
     seal: bool = False,
     noise: float = 0.3,
     skew_deg: float = 0.7,
@@ -622,7 +623,7 @@ def generate(
     seed: int,
     batch: bool = False,
     rotate: bool = False,
-    dpi: int = 150,
+    dpi: int = DEFAULT_DPI,
     quality: int = 80,
     font_path: str | None = None,
     business_types: Sequence[str] | None = None,
@@ -675,7 +676,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="随机种子")
     parser.add_argument("--batch", action="store_true", help="另外生成带分隔页的 batch.pdf 与 batch.json")
     parser.add_argument("--rotate", action="store_true", help="每个案卷的第一页依次旋转 90/180/270 度")
-    parser.add_argument("--dpi", type=int, default=150, help="扫描分辨率")
+    parser.add_argument("--dpi", type=int, default=DEFAULT_DPI, help="扫描分辨率")
     parser.add_argument("--quality", type=int, default=80, help="JPEG 质量")
     parser.add_argument("--font", default=None, help=f"中文字体文件（默认 {DEFAULT_FONT}）")
     parser.add_argument(
