@@ -12,7 +12,7 @@ from api import errors
 from api.background import Periodic
 from api.batches import BatchWorker
 from api.deps import AppState
-from api.routes import audit, auth, batches, dossiers, records, review, search, system, users
+from api.routes import audit, auth, batches, disposition, dossiers, records, review, search, system, users
 from api.security import BodyLimit, CleanInput, RateLimiter, SecurityHeaders
 from api.trail import Trail
 from archive import __version__
@@ -36,7 +36,7 @@ PUBLIC_ROUTES = {
 }
 
 
-ROUTERS = (auth, batches, dossiers, search, review, records, users, audit, system)
+ROUTERS = (auth, batches, dossiers, search, review, disposition, records, users, audit, system)
 
 
 class Health(BaseModel):

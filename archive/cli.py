@@ -25,9 +25,14 @@ from archive.audit.query import LogFilter
 from archive.audit.unusual import unusual_access
 from archive.audit.verify import verify as verify_log
 from archive.classify.store import active_model_path, load_classifier, taxonomy_for, train_and_activate
+from archive.cli_backup import backup as backup_command
 from archive.cli_common import audit_event as _audit
 from archive.cli_common import console
 from archive.cli_common import fail as _fail
+from archive.cli_disposition import disposition as disposition_command
+from archive.cli_integrity import integrity as integrity_command
+from archive.cli_replica import replicate_command, restore_command
+from archive.cli_retention import retention as retention_command
 from archive.cli_search import search as search_command
 from archive.errors import ServiceError
 from archive.identity import users as user_service
@@ -39,7 +44,13 @@ from archive.runtime import open_runtime
 from archive.settings import Settings, get_settings
 from archive.taxonomy import Taxonomy
 
-STATUS_ZH = {"needs_review": "待审核", "archived": "已归档", "rejected": "已拒收", "duplicate": "重复"}
+STATUS_ZH = {
+    "needs_review": "待审核",
+    "archived": "已归档",
+    "rejected": "已拒收",
+    "duplicate": "重复",
+    "destroyed": "已销毁",
+}
 DEMO_BATCH = Path(__file__).with_name("demo") / "sample-batch.pdf"
 
 
@@ -310,7 +321,7 @@ def review_correct(dossier_id: str, business_type: str | None, assignments: tupl
 def review_approve(dossier_id: str) -> None:
     """批准归档（须由入库人以外的人操作）。"""
     _review_change(
-        lambda session, _: review_service.approve(session, dossier_id, current_user()),
+        lambda session, taxonomy: review_service.approve(session, dossier_id, current_user(), taxonomy),
         "已批准归档。",
         "approve",
         dossier_id,
@@ -392,6 +403,8 @@ def audit_verify(as_json: bool) -> None:
                     "code": result.code,
                     "first_bad": result.first_bad,
                     "message": result.message,
+                    "superseded": result.superseded,
+                    "notice": result.notice,
                 },
                 ensure_ascii=False,
             )
@@ -584,6 +597,12 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 main.add_command(search_command)
+main.add_command(backup_command)
+main.add_command(integrity_command)
+main.add_command(disposition_command)
+main.add_command(replicate_command)
+main.add_command(restore_command)
+main.add_command(retention_command)
 
 if __name__ == "__main__":
     main()

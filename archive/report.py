@@ -1,7 +1,7 @@
 """The batch report: one JSON object per dossier (or per refused file), built from the records.
 
 Contract fields (other tools read them; add, never rename): source, dossier, archive_number,
-status, business_type, confidence, pages[{number, text, confidence}], identifiers{id_numbers,
+status, business_type, confidence, pages[{number, text, confidence, rotation, scan}], identifiers{id_numbers,
 uscc}, problems[{code, detail}], seconds.
 """
 
@@ -10,8 +10,25 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from archive.records.models import BatchFile, Dossier, Original
+from archive.records.models import BatchFile, Dossier, Original, Page
 from archive.taxonomy import retain_until
+
+
+def _scan(page: Page) -> dict | None:
+    """The page's scan-quality measurements (DA/T 31-2017) in brief; None where none were taken."""
+    if page.scan_dpi is None and not page.quality:
+        return None
+    quality = page.quality or {}
+    return {
+        "dpi": page.scan_dpi,
+        "dpi_source": quality.get("dpi_source"),
+        "colour_mode": quality.get("colour_mode"),
+        "red_content": page.red_content,
+        "ink_share": page.ink_share,
+        "blank": quality.get("blank"),
+        "skew_degrees": page.skew_degrees,
+        "skew_corrected": quality.get("skew_corrected"),
+    }
 
 
 def _dossier_line(source: str, dossier: Dossier, status: str | None = None, extra: list[dict] | None = None) -> dict:
@@ -28,6 +45,7 @@ def _dossier_line(source: str, dossier: Dossier, status: str | None = None, extr
                 "text": p.text,
                 "confidence": round(p.mean_confidence, 4) if p.mean_confidence is not None else None,
                 "rotation": p.rotation,
+                "scan": _scan(p),
             }
             for p in dossier.pages
         ],

@@ -13,11 +13,14 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from archive import metadata as describe
+from archive import numbering
 from archive.errors import Forbidden, Invalid, NotFound
 from archive.identifiers import is_valid_id_number, is_valid_uscc
 from archive.indexing import outbox
 from archive.records.models import Batch, Dossier, DossierEvent, TrainingExample
-from archive.taxonomy import UNCLASSIFIED, Taxonomy
+from archive.retention import holds
+from archive.taxonomy import UNCLASSIFIED, Taxonomy, load_taxonomy
 
 # Fields a reviewer may correct, and how each is checked.
 EDITABLE = {
@@ -139,14 +142,21 @@ def correct(
                 dossier.problems = [p for p in dossier.problems if p.get("code") != "invalid_uscc"]
     if not changes:
         raise Invalid("nothing_to_change", "没有需要修改的内容")
+    if any(p.get("code") == "metadata_missing" for p in dossier.problems):  # say what is still missing
+        gaps = [g for g in describe.missing(_description(dossier)) if g != describe.NUMBER]  # assigned on filing
+        dossier.problems = [p for p in dossier.problems if p.get("code") != "metadata_missing"]
+        if gaps:
+            dossier.problems.append({"code": "metadata_missing", "detail": describe.problem_detail(gaps)})
     _event(session, dossier, actor, "corrected", changes)
     if "business_type" in changes:
         _learn(session, dossier, actor, "corrected")
     return dossier
 
 
-def approve(session: Session, dossier_id: str, actor: str) -> Dossier:
-    """Archive a reviewed dossier.  The approver must not be the person who ingested it."""
+def approve(session: Session, dossier_id: str, actor: str, taxonomy: Taxonomy | None = None) -> Dossier:
+    """Archive a reviewed dossier.  The approver must not be the person who ingested it.  A dossier
+    without a 档号 gets one (``archive.numbering``; ``taxonomy`` names the type's code, the built-in
+    one when not given)."""
     dossier = _load(session, dossier_id)
     _require_open(dossier)
     _require_other_person(session, dossier, actor)
@@ -155,11 +165,29 @@ def approve(session: Session, dossier_id: str, actor: str) -> Dossier:
     blocking = [p for p in dossier.problems if p.get("code") in ("invalid_id_number", "invalid_uscc")]
     if blocking:
         raise Invalid("problems_open", "仍有未更正的问题：" + "；".join(p["detail"] for p in blocking))
+    if describe.TITLE in describe.missing(_description(dossier)):  # a reviewer supplies it (EDITABLE)
+        raise Invalid("metadata_missing", f"请先补录必备著录项：{describe.TITLE}，再批准归档")
     _decide(session, dossier, "archived")
+    if not dossier.archive_number:
+        kind = (taxonomy or load_taxonomy()).by_name(dossier.business_type)
+        numbering.assign(session, dossier, kind.short)
     dossier.reviewed_by, dossier.reviewed_at = actor, datetime.now(UTC)
+    holds.mark(session, dossier.id)  # its objects are held to the retention period once this commits
     _event(session, dossier, actor, "approved", {"business_type": dossier.business_type})
     _learn(session, dossier, actor, "approved")
     return dossier
+
+
+def _description(dossier: Dossier) -> describe.Description:
+    return describe.Description(
+        title=dossier.title,
+        archive_number=dossier.archive_number,
+        business_number=dossier.business_number,
+        responsible=bool(dossier.office),
+        dated=dossier.date_end or dossier.date_start,
+        business_type=dossier.business_type,
+        retention=dossier.retention,
+    )
 
 
 def _decide(session: Session, dossier: Dossier, status: str) -> None:

@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive.indexing.backend import open_search
 from archive.indexing.sync import Indexer
 from archive.records.db import make_engine, migrate, session_factory
+from archive.retention.holds import HoldKeeper
 from archive.settings import Settings
 from archive.storage.base import ObjectStore
 from archive.storage.factory import open_store
 from archive.storage.filesystem import FilesystemStore
+from archive.storage.replica import ReplicatedStore
 from search import SearchIndex
 
 
@@ -27,14 +29,16 @@ class Runtime:
     sessions: sessionmaker[Session]
     search: SearchIndex
     indexer: Indexer
+    holds: HoldKeeper
 
     def close(self) -> None:
         event.remove(self.sessions, "after_commit", self.indexer.on_commit)
+        event.remove(self.sessions, "after_commit", self.holds.on_commit)
         self.search.close()
         self.db.dispose()
 
 
-def _sweep(settings: Settings, store: FilesystemStore, older_than_s: float = 3600.0) -> None:
+def _sweep(settings: Settings, store: FilesystemStore | ReplicatedStore, older_than_s: float = 3600.0) -> None:
     """Temporary files of processes killed long ago: store writes and searchable-PDF drafts."""
     store.sweep_temporary(older_than_s)
     cutoff = time.time() - older_than_s
@@ -50,11 +54,16 @@ def open_runtime(settings: Settings) -> Runtime:
     db = make_engine(settings.db_url)
     migrate(db)
     store = open_store(settings)
-    if isinstance(store, FilesystemStore):
+    if isinstance(store, FilesystemStore | ReplicatedStore):  # a replicated store sweeps its filesystem side(s)
         _sweep(settings, store)
     sessions = session_factory(db)
     search = open_search(settings)
     indexer = Indexer(sessions, search)
     # A transaction that queued dossiers for search (ingest, review) drains the queue once committed.
     event.listen(sessions, "after_commit", indexer.on_commit)
-    return Runtime(settings=settings, store=store, db=db, sessions=sessions, search=search, indexer=indexer)
+    # A transaction that archived dossiers (ingest, approval) has their objects held once committed.
+    holds = HoldKeeper(sessions, store)
+    event.listen(sessions, "after_commit", holds.on_commit)
+    return Runtime(
+        settings=settings, store=store, db=db, sessions=sessions, search=search, indexer=indexer, holds=holds
+    )

@@ -32,6 +32,27 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=120_000_000, description="Decompression-bomb limit per page.")
     max_file_bytes: int = Field(default=2 * 1024**3, description="Largest accepted source file.")
     low_confidence: float = Field(default=0.80, description="Pages under this mean confidence are flagged.")
+    # Scan quality at intake (DA/T 31-2017): archive.quality
+    min_dpi: float = Field(default=200, ge=50, le=1200, description="Pages scanned below this resolution are flagged.")
+    advised_dpi: float = Field(
+        default=300, ge=50, le=1200, description="Pages with small print scanned below this are flagged."
+    )
+    small_print_mm: float = Field(
+        default=2.6, gt=0, le=20, description="Character size (mm) below which print is small (六号 ≈ 2.6)."
+    )
+    deskew_min_degrees: float = Field(
+        default=0.3, ge=0.05, le=15, description="Text pages tilted at least this much are straightened."
+    )
+    deskew_max_degrees: float = Field(default=15.0, ge=1, le=30, description="Largest tilt searched for.")
+    skew_review_degrees: float = Field(
+        default=3.0, ge=0, le=30, description="A straightened tilt of at least this much is shown to a reviewer."
+    )
+    blank_max_ink: float = Field(
+        default=0.0002, ge=0, le=0.1, description="A page with less ink than this share of its area is blank."
+    )
+    red_min_share: float = Field(
+        default=0.0005, gt=0, le=1, description="Saturated red over this share of a page: a red seal or header."
+    )
     classify_threshold: float = Field(
         default=0.90, ge=0.0, le=1.0, description="Below this classifier confidence a dossier goes to review."
     )
@@ -68,6 +89,23 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
         default="COMPLIANCE", description="Object-lock mode (GOVERNANCE only for tests)."
+    )
+    s3_sse: Literal["none", "s3", "kms"] = Field(
+        default="none", description="Server-side encryption of new objects: none, s3 (SSE-S3) or kms (SSE-KMS)."
+    )
+    s3_sse_kms_key: str | None = Field(default=None, description="The KMS key id for s3_sse=kms (primary and replica).")
+    replica_dir: Path | None = Field(default=None, description="Filesystem replica (双重备份) of every object.")
+    replica_s3_endpoint: str | None = Field(default=None, description="MinIO/S3 host:port of a replica bucket.")
+    replica_s3_access_key: str | None = None
+    replica_s3_secret_key: SecretStr | None = None
+    replica_s3_bucket: str = Field(default="archive-replica", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
+    replica_s3_secure: bool = Field(default=True, description="HTTPS to the replica's object store.")
+    replica_s3_region: str | None = None
+    replica_s3_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="COMPLIANCE", description="Object-lock mode of the replica bucket (GOVERNANCE only for tests)."
+    )
+    replica_retry_seconds: float = Field(
+        default=30.0, ge=0, description="After a replica failure, writes skip the replica this long."
     )
     forwarded_allow_ips: str | None = Field(
         default=None, description="Reverse proxies whose X-Forwarded-For is trusted (uvicorn's forwarded_allow_ips)."

@@ -71,13 +71,18 @@ def seed(rt: Runtime, uploader: str = "archivist") -> Seed:
             session.add(batch)
             session.flush()
             batches[office] = batch.id
+        ocr_body = b'{"text_lines": []}'
+        ocr_key = content_key("ocr", sha256_bytes(ocr_body), ".json")
+        rt.store.put(ocr_key, ocr_body)
         for n, (label, office, status, person) in enumerate(plan):
+            scanned = pdf_data + f"% seed {label}".encode()  # every dossier its own stored original
+            original_info = rt.store.put(content_key("originals", sha256_bytes(scanned), ".pdf"), scanned)
             original = Original(
-                sha256=f"{n:064d}",
-                size=1,
+                sha256=original_info.sha256,
+                size=original_info.size,
                 media_type="application/pdf",
                 filename=f"{label}.pdf",
-                object_key=f"originals/{label}",
+                object_key=original_info.key,
                 batch_id=batches[office],
             )
             session.add(original)
@@ -114,7 +119,7 @@ def seed(rt: Runtime, uploader: str = "archivist") -> Seed:
                     media_type="image/png",
                     width=40,
                     height=60,
-                    ocr_key="ocr/none",
+                    ocr_key=ocr_key,
                     ocr_engine="test",
                     text=f"参保登记 {label}",
                     lines=[],

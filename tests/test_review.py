@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
-from archive import review
+from archive import metadata as describe
+from archive import numbering, review
 from archive.classify.store import taxonomy_for
 from archive.errors import Forbidden, Invalid, NotFound
+from archive.integrity.snapshot import load_snapshots, objects_of
 from archive.pipeline.runner import run_batch
 from archive.records.models import Dossier, DossierEvent, TrainingExample
 from archive.runtime import Runtime
+from archive.storage.base import NO_HOLD, Hold
 from tests.conftest import FIXTURES
 
 INGESTER = "system:archivist-a"
@@ -50,6 +55,62 @@ def test_ingester_cannot_approve_own_dossier(runtime: Runtime, queued: str) -> N
     assert err.value.code == "self_approval" and "入库人" in err.value.message
     with runtime.sessions() as s:
         assert s.get(Dossier, queued).status == "needs_review"
+
+
+def test_approval_holds_the_dossiers_objects_until_its_retention_ends(runtime: Runtime, queued: str) -> None:
+    """Waiting for review nothing is held (a rejected scan may go); once approved, every object of the
+    dossier is held by the store until its 保管期限 ends (a 定期 period for 退工备案), counted from the later of
+    the year it was formed and the year it was filed."""
+    with runtime.sessions() as s:
+        keys = [o.key for o in objects_of(load_snapshots(s, [queued]))]
+    assert len(keys) >= 4 and all(runtime.store.hold(k) == NO_HOLD for k in keys)
+    with runtime.sessions.begin() as s:
+        review.approve(s, queued, "system:reviewer-b")
+    with runtime.sessions() as s:
+        dossier = s.get(Dossier, queued)
+        filed = dossier.reviewed_at.year
+        formed = dossier.date_end.year if dossier.date_end else filed
+        years = int(taxonomy_for(runtime.settings).by_name("退工备案").retention.removesuffix("年"))
+        end = datetime(max(filed, formed) + 1 + years, 1, 1, tzinfo=UTC)
+        assert dossier.hold_applied == end.date().isoformat()
+    for key in keys:
+        assert runtime.store.hold(key) == Hold(retain_until=end), key
+
+
+def test_approval_needs_a_title_and_gives_a_number(runtime: Runtime, queued: str) -> None:
+    """A dossier read without 题名 waits for a reviewer to supply one: approval is refused until then.
+    One without any number gets the next free 档号 of its office, type, year and retention on approval."""
+    with runtime.sessions.begin() as s:
+        dossier = s.get(Dossier, queued)
+        dossier.title = dossier.archive_number = dossier.business_number = None
+        dossier.problems = [{"code": "metadata_missing", "detail": describe.problem_detail([describe.TITLE])}]
+        year = dossier.date_end.year
+        prefix = f"370303-SEPR-{year}-{dossier.retention}"
+    with runtime.sessions.begin() as s, pytest.raises(Invalid) as err:
+        review.approve(s, queued, "system:reviewer-b")
+    assert err.value.code == "metadata_missing" and "题名" in err.value.message
+    taxonomy = taxonomy_for(runtime.settings)
+    with runtime.sessions.begin() as s:
+        review.correct(s, taxonomy, queued, "system:reviewer-b", fields={"title": "宋雪军退工备案"})
+        assert s.get(Dossier, queued).problems == []  # only the title was missing; the number comes on filing
+    with runtime.sessions.begin() as s:
+        review.approve(s, queued, "system:reviewer-b", taxonomy)
+    with runtime.sessions() as s:
+        dossier = s.get(Dossier, queued)
+        assert dossier.status == "archived" and dossier.archive_number == f"{prefix}-0001"
+
+
+def test_assigned_numbers_skip_taken_ones_and_never_repeat(runtime: Runtime, queued: str) -> None:
+    with runtime.sessions.begin() as s:
+        dossier = s.get(Dossier, queued)
+        prefix = numbering.prefix_for(dossier, "SEPR")
+        dossier.archive_number = f"{prefix}-0002"  # read from a scan
+    numbers = []
+    for _ in range(3):
+        with runtime.sessions.begin() as s:
+            probe = Dossier(office="370303", retention=dossier.retention, date_end=dossier.date_end)
+            numbers.append(numbering.assign(s, probe, "SEPR"))
+    assert numbers == [f"{prefix}-0001", f"{prefix}-0003", f"{prefix}-0004"]
 
 
 def test_correct_then_second_person_approves(runtime: Runtime, queued: str) -> None:

@@ -3,15 +3,17 @@ page images from it through the same hash-checked reads, and the settings view h
 
 from __future__ import annotations
 
+import pytest
 from pydantic import SecretStr
 
 from archive.runtime import open_runtime
 from archive.settings import Settings
+from archive.storage.factory import open_store
 from archive.storage.filesystem import FilesystemStore
 from archive.storage.minio_store import MinioStore
 from tests.api_client import running, token
 from tests.api_seed import add_users, seed
-from tests.contract.s3_server import session_s3
+from tests.contract.s3_server import moto_only, session_s3
 
 
 def test_runtime_on_minio_serves_pages_and_hides_secrets(settings: Settings) -> None:
@@ -46,3 +48,27 @@ def test_runtime_on_minio_serves_pages_and_hides_secrets(settings: Settings) -> 
     assert shown["es_url"] == "https://elastic:***@es.example:9200"
     assert shown["s3_secret_key"] == "**********" and "hunter2" not in str(shown)
     assert isinstance(open_runtime(settings).store, FilesystemStore)
+
+
+@moto_only  # a real MinIO needs a KMS configured for SSE-S3
+def test_settings_pass_server_side_encryption_through(settings: Settings) -> None:
+    s3 = session_s3()
+    on_s3 = settings.model_copy(
+        update={
+            "s3_endpoint": s3.endpoint,
+            "s3_access_key": s3.access_key,
+            "s3_secret_key": SecretStr(s3.secret_key),
+            "s3_bucket": s3.new_bucket(),
+            "s3_secure": s3.secure,
+            "s3_region": s3.region,
+            "s3_lock_mode": "GOVERNANCE",
+            "s3_sse": "s3",
+        }
+    )
+    store = open_store(on_s3)
+    assert isinstance(store, MinioStore)
+    store.put("enc/a", b"encrypted at rest")
+    head = s3.client().stat_object(on_s3.s3_bucket, "enc/a")
+    assert head.metadata["x-amz-server-side-encryption"] == "AES256"
+    with pytest.raises(ValueError, match="ARCHIVE_S3_SSE_KMS_KEY"):
+        open_store(on_s3.model_copy(update={"s3_sse": "kms", "s3_bucket": s3.new_bucket()}))

@@ -32,6 +32,8 @@ class VerificationOut(BaseModel):
     code: str
     first_bad: int | None
     message: str
+    superseded: int = 0  # checkpoints set aside by a backup restore (not a problem)
+    notice: str = ""
     summary: str
 
 

@@ -75,7 +75,7 @@ def approve(
         state.rt.sessions.begin() as session,
     ):
         load_visible(session, principal, dossier_id)
-        return _result(service.approve(session, dossier_id, principal.name))
+        return _result(service.approve(session, dossier_id, principal.name, state.taxonomy))
 
 
 @router.post("/{dossier_id}/reject", response_model=ReviewResult, summary="驳回（须填写原因）")

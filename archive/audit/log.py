@@ -30,6 +30,12 @@ from archive.records.models import AccessLogEntry, AccessLogHead
 from archive.runtime import Runtime
 
 CHECKPOINTS = "audit/checkpoints/"
+# A restore of the records database writes a write-once restore record here (``restore_key``), naming
+# the checkpoints it supersedes, and the ``backup_restore`` entry in the restored log names that
+# record under ``RESTORE_RECORD`` (see ``archive.audit.verify``).
+RESTORES = "audit/restores/"
+RESTORE_ACTION = "backup_restore"
+RESTORE_RECORD = "restore_record"
 COLUMNS = (*FIELDS, "prev", "hash", "algorithm")
 # Column widths PostgreSQL enforces (SQLite does not): refused up front, for both, per event.
 _LIMITS = {"actor": 200, "role": 32, "office": 32, "client": 64, "action": 32, "outcome": 16}
@@ -101,6 +107,11 @@ def prepare(event: AccessEvent) -> PreparedEvent:
 
 def checkpoint_key(seq: int, head: str) -> str:
     return f"{CHECKPOINTS}{seq:012d}-{head}.json"
+
+
+def restore_key(at: datetime, record_id: str) -> str:
+    """The key of a restore record: its UTC time (sortable) and a unique id."""
+    return f"{RESTORES}{at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{record_id}.json"
 
 
 def insert_sql(dialect: str, paramstyle: str) -> str:

@@ -3,7 +3,7 @@
 Caught: an entry altered (its hash no longer matches), deleted or inserted (a gap or a broken
 link), reordered (a broken link), the whole chain recomputed after a change (the checkpoint's
 hash no longer matches), and the tail truncated behind the last checkpoint or behind the chain
-head the appenders keep.
+head the appenders keep.  Where several checkpoints record one seq, every one of them must match.
 
 A large log whose seqs run 1..N without a gap (any intact log) is verified in parallel: the
 range is cut into slices that this process and ``python -m archive.audit.walk`` workers (one per
@@ -11,6 +11,30 @@ further CPU) take in order as each gets free, each checking the link into its sl
 stored hash of the entry before it.  The slice before vouches for that hash, so the answer — the
 lowest bad seq, with the count of entries before it — is the one a single walk gives.  A log with
 a gap, a small log, a worker that cannot start or fails: walked in this process.
+
+Restores.  ``archive backup restore`` legitimately rolls the log back to a backup's head, and the
+checkpoints written after the backup stay in the write-once store: without more, they would read
+as a truncation for ever, and once the new log grows past them there are two checkpoints, with
+different hashes, for the same seq.  So a restore writes, after the restored chain is verified, a
+write-once *restore record* (``audit/restores/<UTC time>-<id>.json``: the restored head, the
+backup's manifest SHA-256 and time, the actor, and the exact keys of the checkpoints past the
+head that it supersedes), and the ``backup_restore`` entry it then appends to the restored log
+names that record (``detail.restore_record``).  A checkpoint is set aside only when both agree:
+
+- a restore record lists its key, every key it lists lies past the record's restored head, and
+  the chain holds the record's head (same seq, same hash);
+- an ``allowed`` ``backup_restore`` entry naming that record's key lies in the verified part of
+  the chain, after that head.  It is looked up before the walk and trusted only if the walk then
+  verifies up to it; if the walk stops before it, the walk is done again without that record.
+
+Threat model.  Someone who can write objects but not the chain (a stolen store credential) can
+add a forged restore record, but no verified entry names it, so a truncation stays a truncation.
+Someone who can change the database but not write objects (a rogue DBA) can append an entry
+naming any key, even a genuine earlier record's, but cannot make a record list the checkpoints
+written since: records are write-once, and a genuine one lists only the checkpoints that existed
+when it was written, past a head the chain must still hold.  Only someone with both can do what a
+restore does, and then the record stays in the store for good, and every verification reports
+the checkpoints it set aside (``superseded``, ``notice``): a restore never passes silently.
 """
 
 from __future__ import annotations
@@ -21,35 +45,44 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
 from archive.audit.chain import GENESIS
-from archive.audit.log import CHECKPOINTS
-from archive.audit.walk import Walked, pages, parse_result, walk, walk_range
+from archive.audit.log import CHECKPOINTS, RESTORE_ACTION, RESTORE_RECORD, RESTORES
+from archive.audit.walk import Walked, pages, parse_result, stored_hash, walk, walk_range
 from archive.runtime import Runtime
+from archive.storage.base import ObjectStore
 
 logger = logging.getLogger(__name__)
 PARALLEL_MIN = 50_000  # entries; below this a worker's start-up costs more than it saves
 SLICE_MIN = 5_000  # entries per slice, at least
+
+Hashes = dict[int, tuple[str, ...]]  # seq -> every hash the checkpoints in force record for it
 
 
 @dataclass(frozen=True)
 class Verification:
     ok: bool
     entries: int
-    checkpoints: int
+    checkpoints: int  # checkpoints checked (those superseded by a restore not counted)
     code: str = "intact"
     first_bad: int | None = None  # sequence number of the first bad entry
     message: str = ""
+    superseded: int = 0  # checkpoints set aside by a restore (not a problem)
+    notice: str = ""  # which restores superseded them
 
     def summary(self) -> str:
         if self.ok:
-            return f"访问日志完整：{self.entries} 条，{self.checkpoints} 个检查点一致"
-        return f"访问日志被篡改 [{self.code}]：第 {self.first_bad} 条起 — {self.message}"
+            text = f"访问日志完整：{self.entries} 条，{self.checkpoints} 个检查点一致"
+        else:
+            text = f"访问日志被篡改 [{self.code}]：第 {self.first_bad} 条起 — {self.message}"
+        return f"{text}；{self.notice}" if self.notice else text
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "summary": self.summary()}
@@ -61,16 +94,189 @@ class Verification:
         return self.first_bad is not None and 1 <= seq < self.first_bad
 
 
-def _checkpoints(rt: Runtime) -> dict[int, str]:
-    out = {}
-    for key in rt.store.keys(CHECKPOINTS):
-        body = json.loads(rt.store.get(key))  # the store verifies each object's own hash
-        out[int(body["seq"])] = body["hash"]
+@dataclass(frozen=True)
+class Checkpoint:
+    key: str
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class RestoreRecord:
+    key: str
+    at: str  # ISO 8601 UTC
+    head_seq: int  # the restored chain's head
+    head_hash: str
+    superseded: frozenset[str]  # checkpoint keys
+
+    @property
+    def day(self) -> str:
+        return self.at[:10]
+
+
+@dataclass(frozen=True)
+class StoreLog:
+    """What the object store holds about the log: its checkpoints and the restore records."""
+
+    checkpoints: list[Checkpoint]
+    restores: list[RestoreRecord]
+
+
+def read_store_log(store: ObjectStore) -> StoreLog:
+    """Checkpoints, then restore records (a restore writes its record after its checkpoints)."""
+    return StoreLog(read_checkpoints(store), read_restores(store))
+
+
+def read_checkpoints(store: ObjectStore) -> list[Checkpoint]:
+    """Every checkpoint in the store, in key order (each read through the store's hash check)."""
+    out = []
+    for key in store.keys(CHECKPOINTS):
+        body = json.loads(store.get(key))
+        out.append(Checkpoint(key=key, seq=int(body["seq"]), hash=str(body["hash"])))
     return out
 
 
+def read_restores(store: ObjectStore) -> list[RestoreRecord]:
+    """Every well-formed restore record in the store, in key (time) order; a malformed one is
+    logged and left out (it can then set nothing aside)."""
+    out = []
+    for key in store.keys(RESTORES):
+        record = _parse_restore(key, store.get(key))
+        if record is None:
+            logger.warning("恢复记录 %s 格式不符，已忽略", key)
+        else:
+            out.append(record)
+    return out
+
+
+def _parse_restore(key: str, data: bytes) -> RestoreRecord | None:
+    try:
+        body = json.loads(data)
+        head, keys, at = body["restored_head"], body["superseded"], body["at"]
+        seq, digest = head["seq"], head["hash"]
+        datetime.fromisoformat(at)
+    except (ValueError, KeyError, TypeError):
+        return None
+    fit = isinstance(seq, int) and seq >= 0 and isinstance(digest, str) and isinstance(keys, list)
+    if not fit or not all(isinstance(k, str) and k.startswith(CHECKPOINTS) for k in keys):
+        return None
+    return RestoreRecord(key=key, at=at, head_seq=seq, head_hash=digest, superseded=frozenset(keys))
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A restore record that a ``backup_restore`` entry names, and the checkpoints it sets aside."""
+
+    record: RestoreRecord
+    entry: int  # seq of the entry; trusted only once the walk has verified it
+    voided: tuple[Checkpoint, ...]
+
+
+def _raw_cursor(conn: Connection) -> Any:
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+def _restore_entries(cursor: Any) -> dict[str, int]:
+    """Record key -> the lowest seq of an allowed ``backup_restore`` entry naming it (unverified)."""
+    cursor.execute(
+        f"SELECT seq, CAST(detail AS TEXT) FROM access_log WHERE action = '{RESTORE_ACTION}'"
+        " AND outcome = 'allowed' ORDER BY seq"
+    )
+    out: dict[str, int] = {}
+    for seq, detail in cursor.fetchall():
+        try:
+            key = json.loads(detail).get(RESTORE_RECORD)
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if isinstance(key, str):
+            out.setdefault(key, int(seq))
+    return out
+
+
+def _claims(cursor: Any, log: StoreLog) -> list[_Claim]:
+    """The restore records that would set aside a checkpoint in the store, and that the chain
+    seems to back (an entry naming the record after its head, the head's hash as recorded).
+    Nothing is read from the database when no record lists a checkpoint there is."""
+    by_key = {c.key: c for c in log.checkpoints}
+    candidates = [r for r in log.restores if not r.superseded.isdisjoint(by_key)]
+    if not candidates:
+        return []
+    entries = _restore_entries(cursor)
+    claims = []
+    for record in candidates:
+        voided = tuple(sorted((by_key[k] for k in record.superseded if k in by_key), key=lambda c: c.seq))
+        entry = entries.get(record.key)
+        if entry is None or entry <= record.head_seq:
+            logger.info("恢复记录 %s 未被访问日志中的恢复条目引用，不予采信", record.key)
+            continue
+        if voided[0].seq <= record.head_seq:
+            logger.warning("恢复记录 %s 列出了恢复链头之前的检查点，不予采信", record.key)
+            continue
+        at_head = GENESIS if record.head_seq == 0 else stored_hash(cursor, record.head_seq)
+        if at_head != record.head_hash:
+            logger.warning("恢复记录 %s 的链头与访问日志不符，不予采信", record.key)
+            continue
+        claims.append(_Claim(record, entry, voided))
+    return claims
+
+
+def _in_force(
+    checkpoints: list[Checkpoint], claims: list[_Claim]
+) -> tuple[Hashes, int, list[tuple[RestoreRecord, int]]]:
+    """The checkpoints not set aside (seq -> their hashes, and how many), and per record (in time
+    order) how many it set aside; a checkpoint two records list counts for the earlier one."""
+    voided: dict[str, RestoreRecord] = {}
+    for claim in claims:
+        for checkpoint in claim.voided:
+            voided.setdefault(checkpoint.key, claim.record)
+    hashes: dict[int, list[str]] = {}
+    for checkpoint in checkpoints:
+        if checkpoint.key not in voided:
+            hashes.setdefault(checkpoint.seq, []).append(checkpoint.hash)
+    per_record = [(claim.record, sum(r is claim.record for r in voided.values())) for claim in claims]
+    in_force = {seq: tuple(dict.fromkeys(found)) for seq, found in hashes.items()}
+    return in_force, len(checkpoints) - len(voided), [(r, n) for r, n in per_record if n]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A walk against the checkpoints in force: those no honoured restore record sets aside."""
+
+    done: Walked
+    in_force: Hashes
+    checkpoints: int  # checkpoints in force
+    superseded: tuple[tuple[RestoreRecord, int], ...]  # per honoured record, in time order: how many
+
+    @property
+    def dropped(self) -> int:
+        return sum(count for _, count in self.superseded)
+
+    @property
+    def notice(self) -> str:
+        return "；".join(f"{count} 个检查点因 {record.day} 恢复备份而作废" for record, count in self.superseded)
+
+
+def walk_checked(cursor: Any, log: StoreLog, walker: Callable[[Hashes], Walked]) -> Checked:
+    """Walk a log (``walker``: the walk against the given checkpoints) honouring the restore records
+    that its chain names; ``cursor`` (a DBAPI cursor on that log's database) looks the entries up.
+
+    A record's entry is looked up before the walk and trusted only once the walk has verified it:
+    where the walk stops before it, it is walked again without that record, so the first problem
+    reported is the one a walk against every checkpoint that no verified restore sets aside finds.
+    """
+    claims = _claims(cursor, log)
+    while True:
+        in_force, n, superseded = _in_force(log.checkpoints, claims)
+        done = walker(in_force)
+        verified = done.count if done.bad is None else min(done.count, done.bad.seq - 1)
+        trusted = [claim for claim in claims if claim.entry <= verified]
+        if len(trusted) == len(claims):
+            return Checked(done, in_force, n, tuple(superseded))
+        claims = trusted
+
+
 def _one(conn: Connection, sql: str) -> tuple:
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = _raw_cursor(conn)
     try:
         cursor.execute(sql)
         return tuple(cursor.fetchone() or ())
@@ -80,34 +286,35 @@ def _one(conn: Connection, sql: str) -> tuple:
 
 def verify(rt: Runtime, workers: int | None = None) -> Verification:
     """Verify the whole chain; ``workers`` caps the parallel slices (default: the CPU count)."""
-    checkpoints = _checkpoints(rt)  # read first, then the head, then the rows: each only grows
+    log = read_store_log(rt.store)  # read first, then the head, then the rows: each only grows
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     with rt.db.connect() as conn:
         head = int((_one(conn, "SELECT seq FROM access_log_head WHERE id = 1") or (0,))[0])
         low, high, rows = (int(v or 0) for v in _one(conn, "SELECT MIN(seq), MAX(seq), COUNT(*) FROM access_log"))
-        contiguous = rows > 0 and low == 1 and high == rows
-        if contiguous and workers > 1 and rows >= PARALLEL_MIN:
-            done = _walk_parallel(rt, conn, high, checkpoints, workers)
-        else:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                dialect = conn.dialect.name
-                done = walk(pages(cursor, dialect, binary=_binary(conn)), 1, GENESIS, checkpoints, dialect)
-            finally:
-                cursor.close()
-    n = len(checkpoints)
+        parallel = rows > 0 and low == 1 and high == rows and workers > 1 and rows >= PARALLEL_MIN
+        dialect, binary = conn.dialect.name, _binary(conn)
+        cursor = _raw_cursor(conn)
+        try:
+
+            def walker(in_force: Hashes) -> Walked:
+                if parallel:
+                    return _walk_parallel(rt, conn, high, in_force, workers)
+                return walk(pages(cursor, dialect, binary=binary), 1, GENESIS, in_force, dialect)
+
+            checked = walk_checked(cursor, log, walker)
+        finally:
+            cursor.close()
+    done, n, dropped, notice = checked.done, checked.checkpoints, checked.dropped, checked.notice
     if done.bad is not None:
-        return Verification(False, done.count, n, done.bad.code, done.bad.seq, done.bad.message)
-    count, last = done.count, max(checkpoints, default=0)
+        return Verification(False, done.count, n, done.bad.code, done.bad.seq, done.bad.message, dropped, notice)
+    count, last = done.count, max(checked.in_force, default=0)
     if count < last:
-        return Verification(
-            False, count, n, "truncated", count + 1, f"检查点记录了 {last} 条，库中只有 {count} 条（尾部被截断）"
-        )
+        message = f"检查点记录了 {last} 条，库中只有 {count} 条（尾部被截断）"
+        return Verification(False, count, n, "truncated", count + 1, message, dropped, notice)
     if count < head:
-        return Verification(
-            False, count, n, "truncated", count + 1, f"链头记录了 {head} 条，库中只有 {count} 条（尾部被截断）"
-        )
-    return Verification(True, count, n)
+        message = f"链头记录了 {head} 条，库中只有 {count} 条（尾部被截断）"
+        return Verification(False, count, n, "truncated", count + 1, message, dropped, notice)
+    return Verification(True, count, n, superseded=dropped, notice=notice)
 
 
 def _binary(conn: Connection) -> bool:
@@ -158,7 +365,7 @@ class _Slices:
         return Walked(verified, None)
 
 
-def _walk_parallel(rt: Runtime, conn: Connection, high: int, checkpoints: dict[int, str], workers: int) -> Walked:
+def _walk_parallel(rt: Runtime, conn: Connection, high: int, checkpoints: Hashes, workers: int) -> Walked:
     """Slices of 1..high walked here and by ``workers - 1`` worker processes, each taking the next
     slice when free (a worker still starting costs nothing; a slow one holds up no one)."""
     slices = _Slices(high, max(SLICE_MIN, -(-high // (workers * 4))))
@@ -170,7 +377,7 @@ def _walk_parallel(rt: Runtime, conn: Connection, high: int, checkpoints: dict[i
 
     processes = [p for p in (_start_worker(rt) for _ in range(workers - 1)) if p is not None]
     threads = [threading.Thread(target=_feed, args=(p, slices, checkpoints), daemon=True) for p in processes]
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = _raw_cursor(conn)
     try:
         for thread in threads:
             thread.start()
@@ -187,12 +394,13 @@ def _walk_parallel(rt: Runtime, conn: Connection, high: int, checkpoints: dict[i
     return slices.answer()
 
 
-def _feed(process: subprocess.Popen[bytes], slices: _Slices, checkpoints: dict[int, str]) -> None:
+def _feed(process: subprocess.Popen[bytes], slices: _Slices, checkpoints: Hashes) -> None:
     """Hand slices to one worker until none are left; a failing worker's slice goes back."""
     assert process.stdin is not None and process.stdout is not None
     while (index := slices.take()) is not None:
         lo, hi = slices.bounds[index]
-        job = {"lo": lo, "hi": hi, "checkpoints": {str(k): v for k, v in _within(checkpoints, lo, hi).items()}}
+        within = _within(checkpoints, lo, hi)
+        job = {"lo": lo, "hi": hi, "checkpoints": {str(seq): list(hashes) for seq, hashes in within.items()}}
         try:
             process.stdin.write((json.dumps(job) + "\n").encode("utf-8"))
             process.stdin.flush()
@@ -204,8 +412,8 @@ def _feed(process: subprocess.Popen[bytes], slices: _Slices, checkpoints: dict[i
         slices.done(index, walked)
 
 
-def _within(checkpoints: dict[int, str], lo: int, hi: int) -> dict[int, str]:
-    return {seq: digest for seq, digest in checkpoints.items() if lo <= seq <= hi}
+def _within(checkpoints: Hashes, lo: int, hi: int) -> Hashes:
+    return {seq: hashes for seq, hashes in checkpoints.items() if lo <= seq <= hi}
 
 
 def _dsn(rt: Runtime) -> str | None:

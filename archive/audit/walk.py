@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,10 +78,20 @@ def pages(
         low = f"access_log.seq > {int(rows[-1][0])}"
 
 
-def walk(
-    row_pages: Iterable[list[tuple]], expected: int, prev: str, checkpoints: dict[int, str], dialect: str
-) -> Walked:
-    """Check rows from seq ``expected`` on, the first one linking to ``prev``; stop at the first bad one."""
+Checkpoints = Mapping[int, str | Sequence[str]]  # seq -> the hash recorded, or every hash recorded
+
+
+def _hashes(checkpoints: Checkpoints) -> dict[int, tuple[str, ...]]:
+    return {int(seq): (want,) if isinstance(want, str) else tuple(want) for seq, want in checkpoints.items()}
+
+
+def walk(row_pages: Iterable[list[tuple]], expected: int, prev: str, checkpoints: Checkpoints, dialect: str) -> Walked:
+    """Check rows from seq ``expected`` on, the first one linking to ``prev``; stop at the first bad one.
+
+    ``checkpoints`` maps a seq to the hash a checkpoint recorded for it, or to every hash recorded
+    for it when there are several: each of them must match.
+    """
+    wanted = _hashes(checkpoints)
     joined = dialect == "sqlite"  # rows as select_sql shapes them
     p, h, a = (2, 3, 4) if joined else (13, 14, 15)
     join = SEPARATOR.join
@@ -109,7 +119,7 @@ def walk(
                 return Walked(count, Bad("entry_altered", seq, "条目含无法规范化的值（被修改）"))
             if digest != row[h]:
                 return Walked(count, Bad("entry_altered", seq, "条目内容与其哈希不符（被修改）"))
-            if seq in checkpoints and checkpoints[seq] != digest:
+            if seq in wanted and any(want != digest for want in wanted[seq]):
                 return Walked(count, Bad("checkpoint_mismatch", seq, "与检查点记录的哈希不符（整链被重算）"))
             prev, expected, count = digest, expected + 1, count + 1
     return Walked(count, None)
@@ -121,7 +131,7 @@ def stored_hash(cursor: Any, seq: int) -> str | None:
     return row[0] if row else None
 
 
-def walk_range(cursor: Any, dialect: str, lo: int, hi: int, checkpoints: dict[int, str], binary: bool) -> Walked:
+def walk_range(cursor: Any, dialect: str, lo: int, hi: int, checkpoints: Checkpoints, binary: bool) -> Walked:
     """Verify lo..hi of a log whose seqs are known to be contiguous from 1; the link into lo is
     checked against the stored hash of lo - 1 (the range before checks that hash itself)."""
     prev = GENESIS if lo == 1 else stored_hash(cursor, lo - 1)
@@ -158,7 +168,8 @@ def parse_result(line: str) -> Walked:
 
 def main() -> None:
     """Worker: first line ``{"dialect", "dsn"}``, then one ``{"lo", "hi", "checkpoints"}`` line per
-    slice, each answered by one result line; ends when stdin closes."""
+    slice (``checkpoints``: seq -> the list of hashes recorded for it), each answered by one result
+    line; ends when stdin closes."""
     setup = json.loads(sys.stdin.readline())
     conn = _connect(setup)
     try:
@@ -166,7 +177,7 @@ def main() -> None:
         binary = setup["dialect"] != "sqlite"
         for line in sys.stdin:
             job = json.loads(line)
-            checkpoints = {int(seq): digest for seq, digest in job["checkpoints"].items()}
+            checkpoints = _hashes(job["checkpoints"])  # seq (as text) -> a list of hashes
             done = walk_range(cursor, setup["dialect"], job["lo"], job["hi"], checkpoints, binary)
             sys.stdout.write(result_line(done))
             sys.stdout.flush()

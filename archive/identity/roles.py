@@ -33,22 +33,43 @@ class Perm(StrEnum):
     USER_ADMIN = "user.admin"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
+    DISPOSITION_READ = "disposition.read"  # the appraisal list and destruction registers (within scope)
+    DISPOSITION_PROPOSE = "disposition.propose"  # propose destroying or keeping dossiers due for appraisal
+    DISPOSITION_APPROVE = "disposition.approve"  # approve or decline another person's proposal
 
 
 GRANTS: dict[Role, frozenset[Perm]] = {
     Role.ARCHIVIST: frozenset(
-        {Perm.BATCH_UPLOAD, Perm.BATCH_READ, Perm.DOSSIER_READ, Perm.DOSSIER_DOWNLOAD, Perm.REVIEW_CORRECT}
+        {
+            Perm.BATCH_UPLOAD,
+            Perm.BATCH_READ,
+            Perm.DOSSIER_READ,
+            Perm.DOSSIER_DOWNLOAD,
+            Perm.REVIEW_CORRECT,
+            Perm.DISPOSITION_READ,
+            Perm.DISPOSITION_PROPOSE,
+        }
     ),
     Role.REVIEWER: frozenset(
-        {Perm.BATCH_READ, Perm.DOSSIER_READ, Perm.DOSSIER_DOWNLOAD, Perm.REVIEW_CORRECT, Perm.REVIEW_DECIDE}
+        {
+            Perm.BATCH_READ,
+            Perm.DOSSIER_READ,
+            Perm.DOSSIER_DOWNLOAD,
+            Perm.REVIEW_CORRECT,
+            Perm.REVIEW_DECIDE,
+            Perm.DISPOSITION_READ,
+            Perm.DISPOSITION_PROPOSE,
+            Perm.DISPOSITION_APPROVE,
+        }
     ),
     Role.CASEWORKER: frozenset({Perm.DOSSIER_READ, Perm.DOSSIER_DOWNLOAD, Perm.RECORD_LOOKUP}),
-    Role.AUDITOR: frozenset({Perm.AUDIT_READ, Perm.AUDIT_EXPORT}),
+    Role.AUDITOR: frozenset({Perm.AUDIT_READ, Perm.AUDIT_EXPORT, Perm.DISPOSITION_READ}),
     Role.ADMIN: frozenset({Perm.USER_ADMIN}),
 }
 
 # Dossier statuses each content role may see: archivists and reviewers work on what is not yet
-# archived, caseworkers read the archive.
+# archived, caseworkers read the archive.  A destroyed dossier (archive.disposition) is seen by no
+# one: what remains of it is its destruction register (Perm.DISPOSITION_READ).
 VISIBLE_STATUSES: dict[Role, frozenset[str]] = {
     Role.ARCHIVIST: frozenset({"needs_review", "rejected"}),
     Role.REVIEWER: frozenset({"needs_review", "rejected"}),

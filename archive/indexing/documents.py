@@ -10,8 +10,15 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from archive.records.models import Dossier
 from search import PageDoc
 
+# Dossiers in these statuses are kept out of the index: a destroyed dossier's content is gone
+# (archive.disposition), so re-indexing it removes every page it had.
+NOT_INDEXED: frozenset[str] = frozenset({"destroyed"})
+
 
 def page_docs(dossier: Dossier) -> list[PageDoc]:
+    """The dossier's pages as search documents; none for a dossier that is not indexed."""
+    if dossier.status in NOT_INDEXED:
+        return []
     return [
         PageDoc(
             dossier_id=dossier.id,

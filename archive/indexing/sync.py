@@ -24,7 +24,7 @@ from search import SearchIndex
 from search.text import normalize
 
 from . import outbox
-from .documents import every_page, load_dossiers, page_docs
+from .documents import NOT_INDEXED, every_page, load_dossiers, page_docs
 
 log = logging.getLogger("archive.search")
 
@@ -139,8 +139,14 @@ class Indexer:
         """Compare the index with the records: page counts, dossier ids, and ``sample`` dossiers
         page by page (fields and normalised text).  Dossiers still queued are not counted as drift."""
         with self.sessions() as session:
-            record_ids = set(session.scalars(select(Dossier.id)))
-            record_pages = session.scalar(select(func.count()).select_from(Page)) or 0
+            indexed = Dossier.status.not_in(sorted(NOT_INDEXED))
+            record_ids = set(session.scalars(select(Dossier.id).where(indexed)))
+            record_pages = (
+                session.scalar(
+                    select(func.count()).select_from(Page).join(Dossier, Dossier.id == Page.dossier_id).where(indexed)
+                )
+                or 0
+            )
             pending = {dossier_id for dossier_id, _ in outbox.due(session, 10**9)}
         index_ids = set(self.index.dossier_ids())
         report = DriftReport(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from archive.quality.resolution import Resolution
+
 
 class IntakeError(Exception):
     """A source file that cannot be ingested.  ``code`` is stable; ``detail`` is for people (Chinese)."""
@@ -26,7 +28,8 @@ class IntakePage:
     media_type: str  # image/jpeg | image/png
     width: int
     height: int
-    dpi: float = 200.0  # resolution of the scan, for placing it on a PDF page
+    dpi: float = 200.0  # pixels per inch for placing the image on a PDF page
+    resolution: Resolution | None = None  # the scan's effective resolution and where it came from
 
 
 class Ingestor(Protocol):

@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageSequence
 
 from archive.intake.base import IntakeError, IntakePage
+from archive.quality.resolution import Resolution, from_metadata
 from ocr.images import ImageError, check_pixels, to_standard_mode
 
 
@@ -30,14 +31,9 @@ def _checked(width: int, height: int, limit: int) -> None:
         raise IntakeError(exc.code, exc.detail) from exc
 
 
-def _dpi(img: Image.Image, default: float = 200.0) -> float:
-    """The scan's resolution from the file's metadata, when it is plausible."""
-    info = img.info.get("dpi")
-    try:
-        value = float(info[0]) if info else 0.0
-    except (TypeError, ValueError, IndexError):
-        value = 0.0
-    return value if 50 <= value <= 1200 else default
+def _resolution(img: Image.Image) -> Resolution:
+    """The scan's resolution from the file's metadata when plausible, else estimated from its size."""
+    return from_metadata(img.info.get("dpi"), img.width, img.height)
 
 
 class SingleImageIngestor:
@@ -53,13 +49,15 @@ class SingleImageIngestor:
             except Exception as exc:
                 raise IntakeError("image_unreadable", f"图像文件损坏：{exc}") from exc
             self._size = img.size
-            self._dpi = _dpi(img)
+            self._resolution = _resolution(img)
 
     def page_count(self) -> int:
         return 1
 
     def pages(self) -> Iterator[IntakePage]:
-        yield IntakePage(0, self.path.read_bytes(), self.media_type, self._size[0], self._size[1], self._dpi)
+        width, height = self._size
+        res = self._resolution
+        yield IntakePage(0, self.path.read_bytes(), self.media_type, width, height, res.dpi, res)
 
 
 class TiffIngestor:
@@ -87,4 +85,5 @@ class TiffIngestor:
                     to_standard_mode(frame).save(buf, format="PNG")
                 except Exception as exc:
                     raise IntakeError("image_unreadable", f"TIFF 第 {index + 1} 页无法解码：{exc}") from exc
-                yield IntakePage(index, buf.getvalue(), "image/png", frame.width, frame.height, _dpi(frame))
+                res = _resolution(frame)
+                yield IntakePage(index, buf.getvalue(), "image/png", frame.width, frame.height, res.dpi, res)

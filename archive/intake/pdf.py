@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from pypdf.errors import PdfReadError
 from pypdf.generic import ContentStream
 
 from archive.intake.base import IntakeError, IntakePage
+from archive.quality.resolution import Resolution, from_pdf_image
 from ocr.images import ImageError, check_pixels, image_size
 
 log = logging.getLogger(__name__)
 _DRAWING_ONLY = {b"q", b"Q", b"cm", b"Do"}
+_SCAN_COVERS = 0.5  # an image drawn over at least this share of the page is the page's scan
 
 
 class PdfIngestor:
@@ -92,7 +95,35 @@ class PdfIngestor:
         self._check(width, height)
         box_width_pt = float(page.mediabox.width) or 595.0
         dpi = width * 72.0 / box_width_pt
-        return IntakePage(index=index, data=data, media_type="image/jpeg", width=width, height=height, dpi=dpi)
+        scan_dpi = self._scan_dpi(index)
+        resolution = Resolution(scan_dpi if scan_dpi is not None else dpi, "pdf")
+        return IntakePage(
+            index=index,
+            data=data,
+            media_type="image/jpeg",
+            width=width,
+            height=height,
+            dpi=dpi,
+            resolution=resolution,
+        )
+
+    # -- the scan's resolution ---------------------------------------------------------------
+    def _scan_dpi(self, index: int) -> float | None:
+        """dpi of the largest image drawn on the page, when it covers most of the page (a scan)."""
+        try:
+            page = self._reader.pages[index]
+            images = _drawn_images(page, self._reader)
+            box = page.mediabox
+            page_area = abs(float(box.width) * float(box.height)) or 1.0
+        except Exception as exc:  # an odd content stream: the caller falls back
+            log.debug("scan resolution unknown", extra={"page": index, "error": str(exc)})
+            return None
+        if not images:
+            return None
+        pixels, drawn = max(images, key=lambda item: item[1][0] * item[1][1])
+        if drawn[0] * drawn[1] < _SCAN_COVERS * page_area:
+            return None
+        return from_pdf_image(pixels, drawn)
 
     # -- slow path ---------------------------------------------------------------------------
     def _open_pdfium(self):
@@ -115,6 +146,11 @@ class PdfIngestor:
             page.close()
         buf = io.BytesIO()
         image.convert("RGB").save(buf, format="PNG", optimize=False, compress_level=6)
+        scan_dpi = self._scan_dpi(index)
+        if scan_dpi is None:  # drawn, not scanned: as sharp as it was rendered
+            resolution = Resolution(float(self.dpi), "rendered")
+        else:  # rendering cannot add detail the scan does not have
+            resolution = Resolution(min(scan_dpi, float(self.dpi)), "pdf")
         return IntakePage(
             index=index,
             data=buf.getvalue(),
@@ -122,6 +158,7 @@ class PdfIngestor:
             width=image.width,
             height=image.height,
             dpi=float(self.dpi),
+            resolution=resolution,
         )
 
     def _check(self, width: int, height: int) -> None:
@@ -129,3 +166,38 @@ class PdfIngestor:
             check_pixels(width, height, self.pixel_limit)
         except ImageError as exc:
             raise IntakeError(exc.code, exc.detail) from exc
+
+
+def _drawn_images(page, reader) -> list[tuple[tuple[int, int], tuple[float, float]]]:
+    """(pixel size, drawn size in points) of every image the page's own content stream draws."""
+    resources = page.get("/Resources")
+    xobjects = resources.get_object().get("/XObject") if resources else None
+    contents = page.get_contents()
+    if not xobjects or contents is None:
+        return []
+    xobjects = xobjects.get_object()
+    ctm = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+    stack: list[tuple[float, ...]] = []
+    found: list[tuple[tuple[int, int], tuple[float, float]]] = []
+    for operands, op in ContentStream(contents, reader).operations:
+        if op == b"q":
+            stack.append(ctm)
+        elif op == b"Q":
+            ctm = stack.pop() if stack else ctm
+        elif op == b"cm" and len(operands) == 6:
+            ctm = _concat(tuple(float(v) for v in operands), ctm)
+        elif op == b"Do" and operands:
+            xobject = xobjects.get(operands[0])
+            image = xobject.get_object() if xobject is not None else None
+            if image is not None and image.get("/Subtype") == "/Image":
+                a, b, c, d, _, _ = ctm
+                pixels = (int(image.get("/Width", 0)), int(image.get("/Height", 0)))
+                found.append((pixels, (math.hypot(a, b), math.hypot(c, d))))
+    return found
+
+
+def _concat(m: tuple[float, ...], ctm: tuple[float, ...]) -> tuple[float, float, float, float, float, float]:
+    """``m × ctm``: the matrix a ``cm`` operator makes current."""
+    a, b, c, d, e, f = m
+    A, B, C, D, E, F = ctm  # noqa: N806 - the PDF specification's names
+    return (a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D, e * A + f * C + E, e * B + f * D + F)

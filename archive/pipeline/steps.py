@@ -15,19 +15,24 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
+from archive import metadata as describe
+from archive import numbering
 from archive.classify.model import Classifier
 from archive.extract import check_catalogue, extract_record
 from archive.identifiers import find_identifiers, is_valid_id_number, is_valid_uscc
 from archive.indexing import outbox
-from archive.intake import IntakeError, SourceFile, open_source
+from archive.intake import IntakeError, IntakePage, SourceFile, open_source
 from archive.pipeline.work import DossierWork, FileWork, PageWork, Problem, Rejected
+from archive.quality import Assessment, PageQuality, QualityConfig, assess_page
+from archive.quality.findings import PageFacts, content_problems, scan_problems
 from archive.records.models import BatchFile, Document, Dossier, DossierEvent, OcrResult, Original, Page
+from archive.retention import holds
 from archive.runtime import Runtime
 from archive.searchable_pdf import PdfPage, write_searchable_pdf
 from archive.storage.base import IntegrityError, content_key, sha256_bytes, sha256_file
@@ -117,20 +122,39 @@ def _take_cached_ocr(ctx: IngestContext, page: PageWork) -> None:
 
 
 def scan_pages(ctx: IngestContext, work: FileWork) -> None:
-    """Store each page image and hand it to the OCR workers (or take OCR already done for it)."""
+    """Measure each page's scan quality, store its image (straightened when it was tilted) and hand
+    that image to the OCR workers (or take OCR already done for it)."""
     source = ctx.sources.pop(work.position)
+    config = QualityConfig.from_settings(ctx.rt.settings)
     try:
         for page in source.ingestor.pages():
-            sha = sha256_bytes(page.data)
+            quality, data = _assessed(page, config, work.source)
+            sha = sha256_bytes(data)
             key = content_key("derived/pages", sha, _SUFFIX[page.media_type])
-            ctx.rt.store.put(key, page.data)
-            item = PageWork(page.index, key, sha, page.media_type, page.width, page.height, page.dpi)
+            ctx.rt.store.put(key, data)
+            item = PageWork(page.index, key, sha, page.media_type, page.width, page.height, page.dpi, quality)
             _take_cached_ocr(ctx, item)
             if item.ocr is None:
-                item.future = ctx.submit(page.data)
+                item.future = ctx.submit(data)
             work.pages.append(item)
     except IntakeError as exc:
         raise Rejected(exc.code, exc.detail) from exc
+
+
+def _assessed(page: IntakePage, config: QualityConfig, source: str) -> tuple[PageQuality | None, bytes]:
+    """The page's scan-quality measurements and the image to store and read: the page as intake
+    gave it, or a straightened copy (same format, size and colour mode; the original file is
+    already stored unchanged).  A page that cannot be measured goes on unmeasured."""
+    try:
+        assessment: Assessment = assess_page(page.data, page.media_type, page.resolution, config)
+    except Exception as exc:  # a measurement must never cost the page; OCR reports undecodable images
+        log.warning("scan quality not measured", extra={"source": source, "page": page.index, "error": str(exc)})
+        return None, page.data
+    quality = assessment.quality
+    if assessment.straightened is None:
+        return quality, page.data
+    quality = replace(quality, source_sha256=sha256_bytes(page.data))
+    return quality, assessment.straightened
 
 
 # -- after OCR -------------------------------------------------------------------------------------
@@ -219,7 +243,8 @@ def _checked_archive_number(text: str) -> tuple[str | None, list[Problem]]:
 
 
 def check_dossiers(ctx: IngestContext, work: FileWork) -> None:
-    """Page-level problems a reviewer must see: unreadable, blank, low confidence, repeated images."""
+    """Page-level problems a reviewer must see: blank or textless, low confidence, repeated images,
+    and the scan-quality findings (resolution, colour lost, large skew corrected)."""
     shas = [p.image_sha256 for p in work.pages]
     with ctx.rt.sessions() as session:
         rows = session.execute(
@@ -231,12 +256,14 @@ def check_dossiers(ctx: IngestContext, work: FileWork) -> None:
     seen_here: dict[str, tuple[int, int]] = {}
     threshold = ctx.rt.settings.low_confidence
     for dossier in work.dossiers:
+        facts: list[PageFacts] = []
         for number, page in enumerate(dossier.pages, start=1):
             assert page.ocr is not None
+            facts.append(PageFacts(number, page.quality, page.ocr))
+            content = content_problems(facts[-1])
+            dossier.problems.extend(content)
             conf = page.ocr.mean_confidence
-            if conf is None:
-                dossier.problems.append(Problem("blank_page", "页面未识别到文字（空白页或无法识别）", number))
-            elif conf < threshold:
+            if conf is not None and conf < threshold and not content:
                 dossier.problems.append(
                     Problem("low_ocr_confidence", f"识别置信度 {conf:.2f} 低于 {threshold:.2f}，请人工核对", number)
                 )
@@ -256,6 +283,7 @@ def check_dossiers(ctx: IngestContext, work: FileWork) -> None:
                 )
             else:
                 seen_here[page.image_sha256] = (dossier.seq, number)
+        dossier.problems.extend(scan_problems(facts, ctx.rt.settings))
 
 
 def classify_dossiers(ctx: IngestContext, work: FileWork) -> None:
@@ -282,6 +310,23 @@ def classify_dossiers(ctx: IngestContext, work: FileWork) -> None:
             dossier.problems.append(
                 Problem("unclassified", f"业务类型不能确定（置信度 {decision.confidence:.2f}），候选：{shown}")
             )
+        kind = ctx.taxonomy.by_name(decision.business_type)
+        if not record.title:  # none printed: composed from the person or unit and the business
+            record.title = describe.composed_title(record.person_name, record.unit_name, decision.business_type)
+        gaps = describe.missing(
+            describe.Description(
+                title=record.title,
+                archive_number=dossier.archive_number or record.archive_number,
+                business_number=record.business_number,
+                responsible=True,  # the office ingesting it
+                dated=bool(_iso_date(record.formed_date)),
+                business_type=decision.business_type,
+                retention=kind.retention,
+            )
+        )
+        gaps = [g for g in gaps if g != describe.NUMBER]  # a 档号 is assigned when it is filed (archive.numbering)
+        if gaps and not any(p.code == "unclassified" for p in dossier.problems):
+            dossier.problems.append(Problem("metadata_missing", describe.problem_detail(gaps)))
         auto = ctx.rt.settings.auto_archive
         dossier.status = "archived" if auto and not dossier.problems else "needs_review"
 
@@ -366,6 +411,8 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
             )
             session.add(row)
             session.flush()
+            if row.status == "archived" and not row.archive_number:
+                numbering.assign(session, row, kind.short)
             outbox.enqueue(session, row.id)
             for entry in case.catalogue:
                 if entry.start_page is not None and entry.title:
@@ -382,6 +429,7 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
                 DossierEvent(dossier_id=row.id, actor=ctx.user, action="ingested", detail={"batch": ctx.batch_id})
             )
             if row.status == "archived":
+                holds.mark(session, row.id)
                 session.add(
                     DossierEvent(
                         dossier_id=row.id,
@@ -408,9 +456,23 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
                         text=page.ocr.text,
                         lines=page.ocr.to_json()["lines"],
                         mean_confidence=page.ocr.mean_confidence,
+                        **_quality_columns(page.quality),
                     )
                 )
         record.status = "ingested"
+
+
+def _quality_columns(quality: PageQuality | None) -> dict:
+    """The page's scan-quality measurements as ``Page`` columns (all empty when not measured)."""
+    if quality is None:
+        return {"quality": {}}
+    return {
+        "scan_dpi": round(quality.dpi, 1),
+        "skew_degrees": quality.skew_degrees,
+        "red_content": quality.red_content,
+        "ink_share": round(quality.ink_share, 6),
+        "quality": quality.to_json(),
+    }
 
 
 def _first_valid(labelled: str | None, found: list[str], valid) -> str | None:

@@ -6,6 +6,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from archive.quality.page import PageQuality
 from ocr.engine import PageOcr
 from ocr.pool import PageOutcome
 
@@ -39,7 +40,8 @@ class PageWork:
     media_type: str
     width: int
     height: int
-    dpi: float
+    dpi: float  # for placing the image on a PDF page
+    quality: PageQuality | None = None  # scan-quality measurements (None: the image could not be measured)
     future: Future[PageOutcome] | None = None
     ocr: PageOcr | None = None
     ocr_key: str = ""  # object key of the stored OCR result

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -124,6 +125,8 @@ class Dossier(Base):
     classification: Mapped[dict[str, Any]] = mapped_column(default=dict)  # decision, candidates, model hash
     record: Mapped[dict[str, Any]] = mapped_column(default=dict)  # extracted case-record fields
     declared_pages: Mapped[int | None] = mapped_column(Integer)  # 本卷共…页 on the cover
+    retention_extended_until: Mapped[date | None] = mapped_column(Date)  # set by an appraisal that kept it
+    hold_applied: Mapped[str | None] = mapped_column(String(32), index=True)  # archive.retention.holds
     ingested_by: Mapped[str | None] = mapped_column(String(200))
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -170,6 +173,12 @@ class Page(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     lines: Mapped[list[Any]] = mapped_column(default=list)  # [{"text", "box", "confidence"}]
     mean_confidence: Mapped[float | None] = mapped_column(Float)
+    # Scan quality (archive.quality): None where the page was not measured (ingested before 0007)
+    scan_dpi: Mapped[float | None] = mapped_column(Float)  # effective resolution of the scan
+    skew_degrees: Mapped[float | None] = mapped_column(Float)  # tilt found (None: not a text page)
+    red_content: Mapped[bool | None] = mapped_column(Boolean)  # a red seal or header on the page
+    ink_share: Mapped[float | None] = mapped_column(Float)  # share of the page inked: the blank measure
+    quality: Mapped[dict[str, Any]] = mapped_column(default=dict)  # every measurement (PageQuality.to_json)
     dossier: Mapped[Dossier] = relationship(back_populates="pages")
 
 
@@ -292,3 +301,98 @@ class SearchPending(Base):
     dossier_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=1)
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FixityCheck(Base):
+    """When each stored object was last verified by ``archive integrity check``, and how it went.
+
+    One row per object key, replaced on every verification; an object is due again when it has no
+    row, when its last check failed, or when ``checked_at`` is older than the run's ``--due`` period.
+    """
+
+    __tablename__ = "fixity_checks"
+    object_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ok: Mapped[bool] = mapped_column(default=False)
+    code: Mapped[str | None] = mapped_column(String(64))  # the first failure's code, None when ok
+    sha256: Mapped[str | None] = mapped_column(String(64))  # the digest the body had when read
+
+
+class Appraisal(Base):
+    """鉴定: a proposal to destroy or keep dossiers whose retention has ended, and its decision.
+
+    Maker-checker: ``proposed_by`` makes it, a different person approves or declines it.  All its
+    dossiers belong to one ``office``; ``status`` is proposed (open), approved or declined.
+    """
+
+    __tablename__ = "appraisals"
+    id: Mapped[str] = _id()
+    office: Mapped[str] = mapped_column(String(32), index=True)
+    decision: Mapped[str] = mapped_column(String(16))  # destroy|keep
+    keep_years: Mapped[int | None] = mapped_column(Integer)  # keep: the years added to the retention
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="proposed", index=True)  # proposed|approved|declined
+    proposed_by: Mapped[str] = mapped_column(String(200))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    items: Mapped[list[AppraisalItem]] = relationship(back_populates="appraisal", order_by="AppraisalItem.position")
+
+
+class AppraisalItem(Base):
+    """One dossier of an appraisal.  ``open_dossier_id`` is the dossier's id while the appraisal is
+    open and NULL once decided: unique, so the database itself refuses a second open appraisal."""
+
+    __tablename__ = "appraisal_items"
+    __table_args__ = (UniqueConstraint("appraisal_id", "dossier_id"),)
+    id: Mapped[str] = _id()
+    appraisal_id: Mapped[str] = mapped_column(ForeignKey("appraisals.id"), index=True)
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    retention_end: Mapped[date] = mapped_column(Date)  # as it stood when proposed
+    open_dossier_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    appraisal: Mapped[Appraisal] = relationship(back_populates="items")
+
+
+class DestructionRegister(Base):
+    """销毁清册: the write-once JSON document (``object_key``, legal hold) of an approved destruction."""
+
+    __tablename__ = "destruction_registers"
+    id: Mapped[str] = _id()
+    appraisal_id: Mapped[str] = mapped_column(ForeignKey("appraisals.id"), unique=True)
+    office: Mapped[str] = mapped_column(String(32), index=True)
+    object_key: Mapped[str] = mapped_column(String(512))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    dossiers: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(200))  # the approver
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DisposalObject(Base):
+    """What became of one stored object of a destroyed dossier: planned (not tried yet), deleted,
+    pending (the store's lock still holds it, or the store failed: ``archive disposition purge``
+    retries), shared (another live dossier references it: kept), gone (already absent)."""
+
+    __tablename__ = "disposal_objects"
+    __table_args__ = (UniqueConstraint("register_id", "object_key"),)
+    id: Mapped[str] = _id()
+    register_id: Mapped[str] = mapped_column(ForeignKey("destruction_registers.id"), index=True)
+    object_key: Mapped[str] = mapped_column(String(512), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # original|page_image|ocr_result|searchable_pdf
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    dossier_ids: Mapped[list[Any]] = mapped_column(default=list)  # the destroyed dossiers referencing it
+    outcome: Mapped[str] = mapped_column(String(16), default="planned", index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ArchiveNumberCounter(Base):
+    """The last serial (件号) given under one 档号 prefix (office-type-year-retention) by
+    ``archive.numbering``; the row is locked while a number is taken."""
+
+    __tablename__ = "archive_number_counters"
+    prefix: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,6 +5,16 @@ Contract (checked by ``tests/contract/test_object_store.py`` for every backend):
   refused with ``WriteOnceViolation``;
 - writes are atomic: a reader sees the whole object or none;
 - every read verifies the body against the SHA-256 recorded at write time (``IntegrityError``).
+
+Every store also keeps retention (the archive's 保管期限): ``retain``
+sets retention until a moment and/or a legal hold and never shortens or lifts either; ``dispose``, the only
+deletion there is, removes an object only when neither protects it any more (by the store's own clock),
+else ``RetentionActive``.  Disposal is for approved destruction (``archive.disposition``) alone.
+
+Stores that keep their own copies (filesystem, MinIO) also offer ``repair`` (``Repairable``): the one
+deliberate way to replace an object, allowed only while the object is missing or fails its own hash,
+and only with a body whose SHA-256 is the expected one.  ``archive restore`` and ``archive replicate``
+use it to rebuild a damaged copy from the other store (``archive.storage.replica``).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -32,6 +43,32 @@ class WriteOnceViolation(StoreError):
 
 class IntegrityError(StoreError):
     code = "object_corrupt"
+
+
+class RetentionActive(StoreError):
+    """``dispose`` refused: the object is under retention (until a later date) or a legal hold."""
+
+    code = "object_retained"
+
+
+class RepairRefused(StoreError):
+    """``repair`` found the object healthy, or its recorded digest not the expected one: nothing written."""
+
+    code = "repair_refused"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What protects an object from deletion: retention until a moment (UTC) and/or a legal hold."""
+
+    retain_until: datetime | None = None
+    legal_hold: bool = False
+
+    def active(self, now: datetime) -> bool:
+        return self.legal_hold or (self.retain_until is not None and self.retain_until > now)
+
+
+NO_HOLD = Hold()
 
 
 @dataclass(frozen=True)
@@ -88,3 +125,33 @@ class ObjectStore(Protocol):
     def verify(self, key: str) -> bool: ...
 
     def keys(self, prefix: str = "") -> Iterator[str]: ...
+
+    # retention (the archive's 保管期限; see the module docstring)
+    def retain(self, key: str, until: datetime | None = None, *, legal_hold: bool = False) -> Hold:
+        """Protect ``key`` until ``until`` (UTC) and/or with a legal hold; returns the object's hold after.
+
+        Never weakens: an earlier ``until`` than the one set leaves it, ``legal_hold=False`` leaves a hold on.
+        ``ObjectNotFound`` when the object is absent.
+        """
+        ...
+
+    def hold(self, key: str) -> Hold:
+        """The object's protection now (``ObjectNotFound`` when absent)."""
+        ...
+
+    def dispose(self, key: str) -> bool:
+        """Delete the object for good (every copy and version the store keeps); False when it was already gone.
+
+        ``RetentionActive`` while retention runs (by the store's clock) or a legal hold is on: nothing deleted.
+        """
+        ...
+
+
+class Repairable(Protocol):
+    def repair(self, key: str, data: bytes, expected_sha256: str) -> ObjectInfo:
+        """Write ``data`` under ``key`` only if the object there is missing or fails its own hash.
+
+        ``IntegrityError`` when ``data`` does not hash to ``expected_sha256``; ``RepairRefused`` when the
+        object is healthy (write-once: never replaced) or records another digest than ``expected_sha256``.
+        """
+        ...

@@ -30,7 +30,19 @@ contract as the filesystem store (``archive.storage.base``) itself, without trus
   verified by the server through minio-py's transport checks (``Content-MD5`` over HTTPS, the signed
   ``x-amz-content-sha256`` over HTTP), and ``put_file`` re-hashes the file as it is read for upload and
   aborts before the upload completes if it no longer matches what was hashed.
-- **Locking.**  With ``retention`` set, every version is written with ``lock_mode`` retention until
+- **Repair.**  ``repair`` is the one deliberate way to replace what a key holds, for ``archive restore`` and
+  ``archive replicate``: it writes only when the key has no version (deleted around the product), or a
+  single version that fails its recorded digest (or has none) while recording nothing other than the
+  expected digest; that version is removed first (refused by the server under retention: then nothing
+  changes and reads keep failing over to the replica), and the body is uploaded like a put.  A key with
+  several versions is refused: which one was archived needs a person.
+- **Retention per object**.  ``retain`` puts every version of a key under ``lock_mode``
+  retention until the given moment (only where that is later than what the version has) and/or a legal
+  hold; ``hold`` reads the archived version's ``x-amz-object-lock-*`` headers from a HEAD request (moto
+  cannot answer GetObjectRetention).  ``dispose`` deletes every version and delete marker of a key, after
+  checking the headers against ``clock`` itself; the server refuses as well while a lock holds (it never
+  gets the governance-bypass header), and either refusal is ``RetentionActive``.
+- **Locking at write.**  With ``retention`` set, every version is written with ``lock_mode`` retention until
   ``now + retention``; with ``legal_hold``, with a legal hold.  Either is applied in the same request as
   the upload, so no version is ever unprotected.
 """
@@ -65,9 +77,12 @@ from urllib3 import BaseHTTPResponse
 
 from archive.storage.base import (
     CHUNK,
+    Hold,
     IntegrityError,
     ObjectInfo,
     ObjectNotFound,
+    RepairRefused,
+    RetentionActive,
     StoreError,
     WriteOnceViolation,
     sha256_file,
@@ -203,6 +218,7 @@ class MinioStore:
         create: bool = True,
         part_size: int = 16 * MiB,
         sse: Sse | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if lock_mode not in LOCK_MODES:
             raise ValueError(f"lock_mode must be one of {LOCK_MODES}, not {lock_mode!r}")
@@ -219,6 +235,7 @@ class MinioStore:
         self.legal_hold = legal_hold
         self.part_size = part_size
         self.sse = sse
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._known: OrderedDict[str, _Version] = OrderedDict()
         self._lock = threading.Lock()
         self._prepare_bucket(create)
@@ -452,6 +469,37 @@ class MinioStore:
             version_id = self._upload(key, cast(BinaryIO, _VerifyingReader(fh, size, sha, path)), size, sha)
         return self._settle(key, sha, size, version_id)
 
+    def repair(self, key: str, data: bytes, expected_sha256: str) -> ObjectInfo:
+        """Replace a missing or corrupt object with ``data`` (see the module docstring); never a healthy one."""
+        validate_key(key)
+        sha = hashlib.sha256(data).hexdigest()
+        if sha != expected_sha256:
+            raise IntegrityError(f"用于修复 {key} 的内容与期望的 SHA-256 不符，未写入")
+        versions = self._versions(key)
+        state = "missing"
+        if len(versions) > 1:
+            raise RepairRefused(f"对象 {key} 有 {len(versions)} 个版本，无法确定归档版本，需人工处理")
+        if versions:
+            recorded, actual = self._digest(key, versions[0], None)
+            if recorded is not None and actual == recorded:
+                raise RepairRefused(f"对象 {key} 完好，一次写入的对象不能覆盖")
+            if recorded is not None and recorded != sha:
+                raise RepairRefused(f"对象 {key} 记录的 SHA-256 为 {recorded}，与期望的 {sha} 不符，未修复")
+            try:
+                self._call(key, self.client.remove_object, self.bucket, key, version_id=versions[0].version_id)
+            except StoreError as exc:
+                raise RepairRefused(f"对象 {key} 的损坏版本无法删除（可能受保留策略保护）：{exc}") from exc
+            state = "corrupt"
+        with self._lock:
+            self._known.pop(key, None)
+        version_id = self._upload(key, BytesIO(data), len(data), sha)
+        info = self._settle(key, sha, len(data), version_id)
+        log.warning(
+            "object_repaired",
+            extra={"store": "minio", "bucket": self.bucket, "key": key, "was": state, "sha256": sha, "size": len(data)},
+        )
+        return info
+
     # -- reads -----------------------------------------------------------------------------
     def stat(self, key: str) -> ObjectInfo:
         info = self._info(key)
@@ -512,6 +560,76 @@ class MinioStore:
                 except ValueError:  # written around the product (e.g. a console's "folder/"): not an object
                     continue
         yield from sorted(names, key=lambda name: name.split("/"))
+
+    # -- retention ---------------------------------------------------------------------------
+    @staticmethod
+    def _hold_from(headers: Mapping[str, str]) -> Hold:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        until = None
+        if lowered.get("x-amz-object-lock-mode") and lowered.get("x-amz-object-lock-retain-until-date"):
+            with contextlib.suppress(ValueError):
+                until = datetime.fromisoformat(lowered["x-amz-object-lock-retain-until-date"].replace("Z", "+00:00"))
+        return Hold(until, lowered.get("x-amz-object-lock-legal-hold", "").upper() == "ON")
+
+    def _version_hold(self, key: str, version_id: str | None) -> Hold:
+        head = self._call(key, self.client.stat_object, self.bucket, key, version_id=version_id)
+        return self._hold_from(head.metadata or {})
+
+    def hold(self, key: str) -> Hold:
+        """The archived (oldest) version's retention and legal hold."""
+        version = self._oldest(validate_key(key), fresh=True)
+        if version is None:
+            raise ObjectNotFound(key)
+        return self._version_hold(key, version.version_id)
+
+    def retain(self, key: str, until: datetime | None = None, *, legal_hold: bool = False) -> Hold:
+        """Strengthen the hold of every version of ``key`` (never shortened, never lifted); returns the
+        archived version's hold."""
+        if until is not None and until.tzinfo is None:
+            raise ValueError("retain_until must be timezone-aware (UTC)")
+        versions = self._versions(validate_key(key))
+        if not versions:
+            raise ObjectNotFound(key)
+        for version in versions:
+            current = self._version_hold(key, version.version_id)
+            if until is not None and (current.retain_until is None or until > current.retain_until):
+                config = Retention(self.lock_mode, until.astimezone(UTC))
+                self._call(key, self.client.set_object_retention, self.bucket, key, config, version.version_id)
+            if legal_hold and not current.legal_hold:
+                self._call(key, self.client.enable_object_legal_hold, self.bucket, key, version.version_id)
+        return self._version_hold(key, versions[-1].version_id)
+
+    def dispose(self, key: str) -> bool:
+        """Delete every version and delete marker of ``key`` once no lock holds any version."""
+        validate_key(key)
+        entries: list[tuple[str | None, bool]] = []
+        with self._errors(key):
+            for obj in self.client.list_objects(self.bucket, prefix=key, include_version=True):
+                if obj.object_name != key:
+                    if obj.object_name and obj.object_name > key:
+                        break
+                    continue
+                entries.append((obj.version_id, bool(obj.is_delete_marker)))
+        if not any(not marker for _, marker in entries):
+            for version_id, _ in entries:  # only delete markers left: tidy them away
+                self._call(key, self.client.remove_object, self.bucket, key, version_id=version_id)
+            return False
+        now = self.clock()
+        for version_id, marker in entries:
+            if not marker:
+                found = self._version_hold(key, version_id)
+                if found.active(now):
+                    why = "法律保留" if found.legal_hold else f"保留至 {found.retain_until.isoformat()}"
+                    raise RetentionActive(f"对象 {key} 仍受保护（{why}），不能删除")
+        for version_id, _ in entries:
+            try:
+                self._call(key, self.client.remove_object, self.bucket, key, version_id=version_id)
+            except (StoreAccessDenied, StoreRequestFailed) as exc:  # the server's lock still holds
+                raise RetentionActive(f"对象存储拒绝删除 {key}（对象锁定仍有效）：{exc}") from exc
+        with self._lock:
+            self._known.pop(key, None)
+        log.warning("object_disposed", extra={"store": "minio", "bucket": self.bucket, "key": key})
+        return True
 
     # -- links -----------------------------------------------------------------------------
     def presigned_get(self, key: str, expires: timedelta) -> str:

@@ -6,7 +6,8 @@ crash in the middle of a write, file modes) are filesystem-specific and live at 
 backend's own tests are in ``tests/test_minio_store.py``.
 
 The ``minio`` backend runs on the session's S3 server (``tests/contract/s3_server.py``: moto by default,
-a real MinIO with ``ARCHIVE_S3_ENDPOINT``), one fresh bucket per test.
+a real MinIO with ``ARCHIVE_S3_ENDPOINT``), one fresh bucket per test.  The ``replicated-*`` backends are
+``ReplicatedStore`` over a filesystem primary, with a filesystem replica and with a MinIO replica.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import stat
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from archive.storage import IntegrityError, ObjectInfo, ObjectNotFound, ObjectStore, WriteOnceViolation, content_key
-from archive.storage.base import StoreError
+from archive.storage.base import NO_HOLD, RetentionActive, StoreError
 from archive.storage.filesystem import FilesystemStore
+from archive.storage.replica import ReplicatedStore
 from tests.contract.s3_server import session_s3
 
 
@@ -35,9 +38,19 @@ def _minio(tmp_path: Path) -> ObjectStore:
     return session_s3().store()
 
 
+def _replicated_fs(tmp_path: Path) -> ObjectStore:
+    return ReplicatedStore(FilesystemStore(tmp_path / "objects"), FilesystemStore(tmp_path / "replica"))
+
+
+def _replicated_minio(tmp_path: Path) -> ObjectStore:
+    return ReplicatedStore(FilesystemStore(tmp_path / "objects"), session_s3().store())
+
+
 BACKENDS: dict[str, Callable[[Path], ObjectStore]] = {
     "filesystem": _filesystem,
     "minio": _minio,
+    "replicated-fs": _replicated_fs,
+    "replicated-minio": _replicated_minio,
 }
 
 
@@ -179,6 +192,67 @@ def test_every_accepted_key_is_listed(store: ObjectStore) -> None:
         store.put("docs/.tmp-notes", b"kept")
     store.put("docs/tmp-notes", b"kept")
     assert list(store.keys()) == ["docs/tmp-notes"]
+
+
+# -- retention ----------------------------------------------------------------------------------
+
+LOCK_SECONDS = 2.0
+
+
+def _close(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and b is not None and abs((a - b).total_seconds()) < 1.0
+
+
+def test_retain_sets_and_never_weakens_the_hold(store: ObjectStore) -> None:
+    store.put("held/a", b"kept")
+    assert store.hold("held/a") == NO_HOLD
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=400)
+    assert _close(store.retain("held/a", until).retain_until, until)
+    assert _close(store.retain("held/a", until - timedelta(days=30)).retain_until, until)  # earlier: kept
+    later = until + timedelta(days=365)
+    assert _close(store.retain("held/a", later).retain_until, later)
+    held = store.retain("held/a", legal_hold=True)
+    assert held.legal_hold and _close(held.retain_until, later)
+    assert store.retain("held/a", legal_hold=False).legal_hold  # a hold is never lifted by retain
+    assert store.hold("held/a").legal_hold and store.get("held/a") == b"kept"
+
+
+def test_retain_and_hold_of_a_missing_key(store: ObjectStore) -> None:
+    with pytest.raises(ObjectNotFound):
+        store.retain("held/none", datetime.now(UTC) + timedelta(days=1))
+    with pytest.raises(ObjectNotFound):
+        store.hold("held/none")
+    assert store.dispose("held/none") is False
+
+
+def test_dispose_waits_for_retention_then_deletes(store: ObjectStore) -> None:
+    store.put("held/b", b"until soon")
+    store.put("held/other", b"stays")
+    store.retain("held/b", datetime.now(UTC) + timedelta(seconds=LOCK_SECONDS))
+    with pytest.raises(RetentionActive):
+        store.dispose("held/b")
+    assert store.get("held/b") == b"until soon"  # nothing deleted by the refusal
+    time.sleep(LOCK_SECONDS + 0.5)
+    assert store.dispose("held/b") is True
+    assert not store.exists("held/b") and "held/b" not in list(store.keys("held/"))
+    with pytest.raises(ObjectNotFound):
+        store.get("held/b")
+    assert store.dispose("held/b") is False
+    assert store.get("held/other") == b"stays"
+    store.put("held/b", b"a new body may take a disposed key")
+
+
+def test_legal_hold_blocks_dispose(store: ObjectStore) -> None:
+    store.put("held/c", b"permanent")
+    store.retain("held/c", legal_hold=True)
+    with pytest.raises(RetentionActive):
+        store.dispose("held/c")
+    assert store.get("held/c") == b"permanent"
+
+
+def test_unheld_object_can_be_disposed(store: ObjectStore) -> None:
+    store.put("held/d", b"no period")
+    assert store.dispose("held/d") is True and not store.exists("held/d")
 
 
 # -- filesystem-specific ----------------------------------------------------------------------
