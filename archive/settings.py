@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         default=2.6, gt=0, le=20, description="Character size (mm) below which print is small (六号 ≈ 2.6)."
     )
     deskew_min_degrees: float = Field(
-        default=0.3, ge=0.05, le=15, description="Text pages tilted at least this much are straightened."
+        default=1.0, ge=0.05, le=15, description="Text pages tilted at least this much are straightened."
     )
     deskew_max_degrees: float = Field(default=15.0, ge=1, le=30, description="Largest tilt searched for.")
     skew_review_degrees: float = Field(

@@ -165,17 +165,17 @@ def test_straightened_page_keeps_format_mode_size_and_is_straight(mode: str, fmt
         assert (img.format, img.mode, img.size) == (fmt, mode, page.size)
         assert img.info["dpi"][0] == pytest.approx(200, abs=0.5)
     again = assess_page(assessment.straightened, media_type, Resolution(200, "metadata"), CONFIG)
-    assert abs(again.quality.skew_degrees) < CONFIG.deskew_min_degrees
+    assert abs(again.quality.skew_degrees) < 0.3  # straight to within the estimate's error
     assert again.straightened is None
     if mode == "RGB":  # the seal is still red on the straightened page
         assert again.quality.red_content and again.quality.colour_mode == "colour"
 
 
 def test_small_tilt_is_recorded_but_left_alone() -> None:
-    page = tilted(text_page(200, seed=6), 0.15)
+    page = tilted(text_page(200, seed=6), 0.6)
     assessment = assess_page(encoded(page, "JPEG", 200), "image/jpeg", Resolution(200, "metadata"), CONFIG)
-    assert abs(assessment.quality.skew_degrees - 0.15) <= 0.3
-    assert abs(assessment.quality.skew_degrees) < 0.3
+    assert abs(assessment.quality.skew_degrees - 0.6) <= 0.3
+    assert abs(assessment.quality.skew_degrees) < CONFIG.deskew_min_degrees
     assert not assessment.quality.skew_corrected and assessment.straightened is None
 
 
@@ -484,5 +484,5 @@ def test_clean_dev_dossier_gets_measurements_and_no_new_problems(runtime: Runtim
         with Image.open(io.BytesIO(runtime.store.get(page.image_key))) as img:
             if img.mode == "RGB":
                 colour_pages.append(page.number)
-        assert page.quality["skew_corrected"] == (abs(page.skew_degrees) >= 0.3)
+        assert page.quality["skew_corrected"] == (abs(page.skew_degrees) >= runtime.settings.deskew_min_degrees)
     assert colour_pages and [p.number for p in pages if p.red_content] == colour_pages

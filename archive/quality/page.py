@@ -28,7 +28,7 @@ PNG_LEVEL = 1  # straightened PNG pages: zlib's fastest level (~15 % larger than
 class QualityConfig:
     """Thresholds of the measurements (from the ``ARCHIVE_`` settings)."""
 
-    deskew_min_degrees: float = 0.3
+    deskew_min_degrees: float = 1.0
     deskew_max_degrees: float = 15.0
     blank_max_ink: float = 0.0002
     red_min_share: float = 0.0005

@@ -14,7 +14,7 @@ for ``retry_after_s`` seconds further writes skip the replica (``reason: replica
 each paying for a timeout.
 
 Synchronous on purpose, by measurement (``scripts/bench/replica.py``: 6 dev dossiers, 31 pages, 74
-objects, 2 OCR processes, a filesystem replica): with/without wall time 1.020 (other runs 0.979, 0.839:
+objects, 2 OCR processes, a filesystem replica): with/without wall time 1.050 quiet (shared: 1.020, 0.979, 0.839:
 this shared machine's noise is larger than the effect); the replica's writes took 1.3–1.6 % of the wall
 time inside the runs; the same writes alone cost 10.8 ms per object (25.8 ms per page) more through this
 store than through a plain filesystem store, at most 5.7 % of a page's 457 ms at the quiet-machine
