@@ -105,6 +105,11 @@ def test_roles_scope_and_the_two_person_rule(settings: Settings) -> None:
         )
         listed = {i["id"]: i for i in client.get(f"{API}/due", headers=h["archivist"]).json()["items"]}
         assert listed[a1]["appraisal"]["id"] == appraisal["id"] and listed[a2]["appraisal"] is None
+        # the approver finds it among the open proposals of the office; another office sees none
+        waiting = client.get(f"{API}/appraisals", params={"status": "proposed"}, headers=h["reviewer2"]).json()
+        assert [a["id"] for a in waiting["items"]] == [appraisal["id"]]
+        assert client.get(f"{API}/appraisals", headers=h["reviewer_b"]).json()["items"] == []
+        assert _error(client.get(f"{API}/appraisals", headers=h["caseworker"])) == (403, "forbidden_role")
 
         # The decision: never by the proposer, never without the permission, never out of scope.
         approve = f"{API}/appraisals/{appraisal['id']}/approve"

@@ -168,6 +168,23 @@ def due(
     return DueOut(as_of=today, items=[DueEntry(**i.to_json()) for i in items])
 
 
+class AppraisalsOut(BaseModel):
+    items: list[AppraisalOut]
+
+
+@router.get("/appraisals", response_model=AppraisalsOut, summary="鉴定记录（可按状态筛选，如待批准的 proposed）")
+def appraisals(
+    *,
+    status: Annotated[Literal["proposed", "approved", "declined"] | None, Query(description="状态")] = None,
+    principal: Annotated[Principal, Depends(authorise(Perm.DISPOSITION_READ, "disposition_appraisals"))],
+    state: StateDep,
+    session: DbDep,
+) -> AppraisalsOut:
+    found = service.list_appraisals(session, principal.office, status)
+    state.trail.record(principal, "disposition_appraisals", [a.id for a in found], detail={"status": status})
+    return AppraisalsOut(items=[AppraisalOut(**a.to_json()) for a in found])
+
+
 @router.post("/appraisals", status_code=201, response_model=AppraisalOut, summary="提交鉴定（销毁或延长保管）")
 def propose(
     body: AppraisalIn,
