@@ -114,35 +114,44 @@ class FilesystemStore:
         finally:
             os.close(fd)
 
-    def _commit(self, key: str, sha: str, size: int, write_body) -> ObjectInfo:
-        path = self._path(key)
-        existing = self._recorded(path)
-        if existing is not None:  # fast path without writing anything
-            if existing.sha256 != sha:
-                raise WriteOnceViolation(f"对象 {key} 已存在且内容不同，拒绝覆盖")
-            return existing
+    def _install(self, path: Path, write_body, sidecar: str, check: Callable[[], ObjectInfo | None]):
+        """Write body and sidecar to temporary files, then under the lock: ``check`` may refuse (raise) or
+        answer instead (returns the object found); else the sidecar, then the body, are renamed into place
+        and the folder fsynced.  Temporary files left over are removed whatever happens."""
         side = path.with_name(path.name + SIDECAR)
-        body_tmp = self._temp(path, write_body)
-        side_tmp = None
+        body_tmp: str | None = self._temp(path, write_body)
+        side_tmp: str | None = None
         try:
-            side_tmp = self._temp(side, lambda fh: fh.write(f"{sha} {size}\n".encode("ascii")))
+            side_tmp = self._temp(side, lambda fh: fh.write(sidecar.encode("ascii")))
             with self._locked():
-                existing = self._recorded(path)
-                if existing is not None:
-                    if existing.sha256 != sha:
-                        raise WriteOnceViolation(f"对象 {key} 已存在且内容不同，拒绝覆盖")
-                    return existing
+                found = check()
+                if found is not None:
+                    return found
                 os.replace(side_tmp, side)
                 side_tmp = None
                 os.replace(body_tmp, path)
                 body_tmp = None
                 self._fsync_dir(path.parent)
+                return None
         finally:
             for tmp in (body_tmp, side_tmp):
                 if tmp is not None:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(tmp)
-        return ObjectInfo(key=key, size=size, sha256=sha)
+
+    def _commit(self, key: str, sha: str, size: int, write_body) -> ObjectInfo:
+        path = self._path(key)
+
+        def existing() -> ObjectInfo | None:
+            found = self._recorded(path)
+            if found is not None and found.sha256 != sha:
+                raise WriteOnceViolation(f"对象 {key} 已存在且内容不同，拒绝覆盖")
+            return found
+
+        found = existing()  # the fast path, writing nothing
+        if found is None:  # checked again under the lock: another writer may have committed meanwhile
+            found = self._install(path, write_body, f"{sha} {size}\n", existing)
+        return found or ObjectInfo(key=key, size=size, sha256=sha)
 
     def put(self, key: str, data: bytes) -> ObjectInfo:
         return self._commit(key, sha256_bytes(data), len(data), lambda fh: fh.write(data))
@@ -209,27 +218,17 @@ class FilesystemStore:
         sha = sha256_bytes(data)
         if sha != expected_sha256:
             raise IntegrityError(f"用于修复 {key} 的内容与期望的 SHA-256 不符，未写入")
-        side = path.with_name(path.name + SIDECAR)
-        body_tmp: str | None = self._temp(path, lambda fh: fh.write(data))
-        side_tmp: str | None = None
-        try:
-            side_tmp = self._temp(side, lambda fh: fh.write(f"{sha} {len(data)}\n".encode("ascii")))
-            with self._locked():
-                state, recorded = self._health(path)
-                if state == "healthy":
-                    raise RepairRefused(f"对象 {key} 完好，一次写入的对象不能覆盖")
-                if recorded is not None and recorded != sha:
-                    raise RepairRefused(f"对象 {key} 记录的 SHA-256 为 {recorded}，与期望的 {sha} 不符，未修复")
-                os.replace(side_tmp, side)
-                side_tmp = None
-                os.replace(body_tmp, path)
-                body_tmp = None
-                self._fsync_dir(path.parent)
-        finally:
-            for tmp in (body_tmp, side_tmp):
-                if tmp is not None:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(tmp)
+        state = "missing"
+
+        def damaged() -> None:
+            nonlocal state
+            state, recorded = self._health(path)
+            if state == "healthy":
+                raise RepairRefused(f"对象 {key} 完好，一次写入的对象不能覆盖")
+            if recorded is not None and recorded != sha:
+                raise RepairRefused(f"对象 {key} 记录的 SHA-256 为 {recorded}，与期望的 {sha} 不符，未修复")
+
+        self._install(path, lambda fh: fh.write(data), f"{sha} {len(data)}\n", damaged)
         log.warning(
             "object_repaired", extra={"store": "filesystem", "key": key, "was": state, "sha256": sha, "size": len(data)}
         )

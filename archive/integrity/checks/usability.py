@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 
 from PIL import Image
 
 from archive.integrity.context import CheckContext
 from archive.integrity.report import Findings
+from archive.integrity.snapshot import KIND_LABELS, ObjectKind, ObjectRef
 from archive.storage.base import StoreError
 from ocr.images import ImageError, check_pixels, image_size
 
@@ -36,9 +38,10 @@ def _decode(data: bytes, media_type: str | None, pixel_limit: int) -> tuple[str,
     return None
 
 
-def page_images_decode(ctx: CheckContext) -> Findings:
-    out = Findings()
-    for obj in ctx.due_objects("page_image"):
+def _due_bodies(ctx: CheckContext, out: Findings, kind: ObjectKind) -> Iterator[tuple[ObjectRef, bytes]]:
+    """The due objects of ``kind`` not failed earlier this run, read through the store's hash check;
+    each counted as checked (or skipped), and one that cannot be read reported."""
+    for obj in ctx.due_objects(kind):
         if obj.key in ctx.failed:
             out.skipped += 1
             continue
@@ -46,9 +49,15 @@ def page_images_decode(ctx: CheckContext) -> Findings:
         try:
             data = ctx.store.get(obj.key)
         except StoreError as exc:
-            out.fail(exc.code, f"页面图像无法读取：{exc}", key=obj.key, dossiers=obj.dossiers)
+            out.fail(exc.code, f"{KIND_LABELS[kind]}无法读取：{exc}", key=obj.key, dossiers=obj.dossiers)
             continue
         ctx.mark_read(obj.key)
+        yield obj, data
+
+
+def page_images_decode(ctx: CheckContext) -> Findings:
+    out = Findings()
+    for obj, data in _due_bodies(ctx, out, "page_image"):
         problem = _decode(data, obj.media_type, ctx.max_image_pixels)
         if problem is not None:
             out.fail(problem[0], problem[1], key=obj.key, dossiers=obj.dossiers)
@@ -57,17 +66,7 @@ def page_images_decode(ctx: CheckContext) -> Findings:
 
 def ocr_results_parse(ctx: CheckContext) -> Findings:
     out = Findings()
-    for obj in ctx.due_objects("ocr_result"):
-        if obj.key in ctx.failed:
-            out.skipped += 1
-            continue
-        out.checked += 1
-        try:
-            data = ctx.store.get(obj.key)
-        except StoreError as exc:
-            out.fail(exc.code, f"识别结果无法读取：{exc}", key=obj.key, dossiers=obj.dossiers)
-            continue
-        ctx.mark_read(obj.key)
+    for obj, data in _due_bodies(ctx, out, "ocr_result"):
         try:
             body = json.loads(data)
             ok = isinstance(body, dict) and isinstance(body.get("text_lines"), list)
