@@ -50,6 +50,12 @@ def missing(d: Description) -> list[str]:
     return gaps
 
 
+def missing_before_filing(d: Description) -> list[str]:
+    """What the dossier lacks that filing will not supply: everything ``missing`` names but the 档号,
+    which is assigned when it is archived (``archive.numbering``)."""
+    return [gap for gap in missing(d) if gap != NUMBER]
+
+
 def problem_detail(gaps: list[str]) -> str:
     """The review problem ``metadata_missing`` for these gaps (Chinese, for the reviewer)."""
     return f"未识别到必备著录项：{'、'.join(gaps)}（GB/T 18894-2016），请核对补录后再归档"

@@ -143,7 +143,7 @@ def correct(
     if not changes:
         raise Invalid("nothing_to_change", "没有需要修改的内容")
     if any(p.get("code") == "metadata_missing" for p in dossier.problems):  # say what is still missing
-        gaps = [g for g in describe.missing(_description(dossier)) if g != describe.NUMBER]  # assigned on filing
+        gaps = describe.missing_before_filing(_description(dossier))
         dossier.problems = [p for p in dossier.problems if p.get("code") != "metadata_missing"]
         if gaps:
             dossier.problems.append({"code": "metadata_missing", "detail": describe.problem_detail(gaps)})

@@ -27,14 +27,13 @@ from archive.cli_integrity import integrity
 from archive.cli_retention import retention
 from archive.integrity import CheckOptions, IntegrityReport, run_checks, run_scheduled
 from archive.integrity.run import select_dossiers
-from archive.integrity.snapshot import digest_in_key
 from archive.pipeline.runner import run_batch
 from archive.records.models import AccessLogEntry, Document, Dossier, FixityCheck, Original, Page
 from archive.retention.holds import marker
 from archive.retention.period import required_hold
 from archive.runtime import Runtime, open_runtime
 from archive.settings import Settings, get_settings
-from archive.storage.base import content_key, sha256_bytes
+from archive.storage.base import content_digest, content_key, sha256_bytes
 from tests.contract.s3_server import moto_only, session_s3
 
 DOSSIER = "dossier-002.pdf"  # 职工参保登记: cover, 卷内目录 with 3 entries, 6 pages
@@ -160,7 +159,7 @@ def test_clean_archive_passes_and_is_logged(home: Path) -> None:
     assert entries[0].detail["ok"] is True and entries[0].detail["objects_read"] == 14
     assert entries[0].detail["properties"]["integrity"]["failed"] == 0
     assert len(rows) == 14 and all(r.ok and r.code is None for r in rows)
-    assert all(r.sha256 in r.object_key for r in rows if digest_in_key(r.object_key))
+    assert all(r.sha256 in r.object_key for r in rows if content_digest(r.object_key))
 
 
 def test_incremental_runs_read_only_what_is_due(rt: Runtime) -> None:

@@ -42,3 +42,11 @@ def test_composed_title_needs_someone_and_a_business() -> None:
     assert describe.composed_title(" ", None, "退工备案") is None
     assert describe.composed_title("田志", None, "未分类") is None
     assert describe.composed_title("田志", None, None) is None
+
+
+def test_the_number_is_not_missing_before_filing() -> None:
+    unnumbered = Description(**{**FULL.__dict__, "archive_number": None, "business_number": None})
+    assert describe.missing(unnumbered) == [describe.NUMBER]
+    assert describe.missing_before_filing(unnumbered) == []
+    untitled = Description(**{**unnumbered.__dict__, "title": None})
+    assert describe.missing_before_filing(untitled) == [describe.TITLE]

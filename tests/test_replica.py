@@ -38,13 +38,14 @@ from archive.storage.base import (
     RetentionActive,
     StoreError,
     WriteOnceViolation,
+    content_digest,
     sha256_bytes,
 )
 from archive.storage.factory import open_store
 from archive.storage.filesystem import FilesystemStore
 from archive.storage.minio_store import MinioStore
 from archive.storage.replica import ReplicatedStore
-from archive.storage.resync import content_address, replicate, restore
+from archive.storage.resync import replicate, restore
 from tests.conftest import DEV_DATA
 from tests.contract.s3_server import moto_only, session_s3
 
@@ -666,9 +667,9 @@ def test_runtime_with_a_replica_still_sweeps_the_primary(tmp_path: Path) -> None
         rt.close()
 
 
-def test_content_address() -> None:
+def test_content_digest() -> None:
     sha = sha256_bytes(b"x")
-    assert content_address(f"derived/pages/{sha[:2]}/{sha}.jpg") == sha
-    assert content_address(f"originals/{sha[:2]}/{sha}") == sha
-    assert content_address(f"originals/zz/{sha}.pdf") is None
-    assert content_address("audit/checkpoints/000000000001-abc.json") is None
+    assert content_digest(f"derived/pages/{sha[:2]}/{sha}.jpg") == sha
+    assert content_digest(f"originals/{sha[:2]}/{sha}") == sha
+    assert content_digest(f"originals/zz/{sha}.pdf") is None
+    assert content_digest("audit/checkpoints/000000000001-abc.json") is None

@@ -16,9 +16,10 @@ from tests.api_seed import add_users, seed
 from tests.contract.s3_server import moto_only, session_s3
 
 
-def test_runtime_on_minio_serves_pages_and_hides_secrets(settings: Settings) -> None:
+def _on_s3(settings: Settings, **extra: object) -> Settings:
+    """The settings with the objects on a fresh bucket of the session's S3 server (GOVERNANCE locks)."""
     s3 = session_s3()
-    on_s3 = settings.model_copy(
+    return settings.model_copy(
         update={
             "s3_endpoint": s3.endpoint,
             "s3_access_key": s3.access_key,
@@ -27,8 +28,13 @@ def test_runtime_on_minio_serves_pages_and_hides_secrets(settings: Settings) -> 
             "s3_secure": s3.secure,
             "s3_region": s3.region,
             "s3_lock_mode": "GOVERNANCE",
+            **extra,
         }
     )
+
+
+def test_runtime_on_minio_serves_pages_and_hides_secrets(settings: Settings) -> None:
+    on_s3 = _on_s3(settings)
     rt = open_runtime(on_s3)
     try:
         assert isinstance(rt.store, MinioStore)
@@ -53,18 +59,7 @@ def test_runtime_on_minio_serves_pages_and_hides_secrets(settings: Settings) -> 
 @moto_only  # a real MinIO needs a KMS configured for SSE-S3
 def test_settings_pass_server_side_encryption_through(settings: Settings) -> None:
     s3 = session_s3()
-    on_s3 = settings.model_copy(
-        update={
-            "s3_endpoint": s3.endpoint,
-            "s3_access_key": s3.access_key,
-            "s3_secret_key": SecretStr(s3.secret_key),
-            "s3_bucket": s3.new_bucket(),
-            "s3_secure": s3.secure,
-            "s3_region": s3.region,
-            "s3_lock_mode": "GOVERNANCE",
-            "s3_sse": "s3",
-        }
-    )
+    on_s3 = _on_s3(settings, s3_sse="s3")
     store = open_store(on_s3)
     assert isinstance(store, MinioStore)
     store.put("enc/a", b"encrypted at rest")

@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from datetime import datetime
 
-from archive.storage.base import ObjectStore, StoreError, validate_key
+from archive.storage.base import ObjectNotFound, ObjectStore, StoreError, validate_key
 from archive.storage.filesystem import SIDECAR, FilesystemStore
 
 
@@ -49,33 +49,13 @@ def _file_protection(store: FilesystemStore, key: str) -> Protection:
 
 def _lock_protection(store, key: str, now: datetime) -> Protection:
     """The archived (oldest) version's object-lock headers on an S3/MinIO store."""
-    from minio.error import S3Error
-
-    client, bucket = store.client, store.bucket
-    oldest = None
     try:
-        for obj in client.list_objects(bucket, prefix=validate_key(key), include_version=True):
-            if obj.is_delete_marker or obj.is_dir:
-                continue
-            if obj.object_name != key:
-                break  # sorted by name: the key comes first among the names it prefixes
-            oldest = obj  # newest first: the last one is the oldest
-        if oldest is None:
-            return MISSING
-        head = client.stat_object(bucket, key, version_id=oldest.version_id)
-    except S3Error as exc:
-        if exc.code in ("NoSuchKey", "NoSuchVersion"):
-            return MISSING
+        mode, held = store.lock_state(key)
+    except ObjectNotFound:
+        return MISSING
+    except StoreError as exc:  # connection errors and refusals: reported, never taken for "unprotected"
         raise StoreError(f"无法读取对象 {key} 的保护设置（{exc.code}）") from exc
-    except Exception as exc:  # connection errors: reported, never taken for "unprotected"
-        raise StoreError(f"无法读取对象 {key} 的保护设置：{exc.__class__.__name__}") from exc
-    headers = {k.lower(): v for k, v in (head.metadata or {}).items()}
-    mode = headers.get("x-amz-object-lock-mode")
-    until = None
-    if headers.get("x-amz-object-lock-retain-until-date"):
-        with contextlib.suppress(ValueError):
-            until = datetime.fromisoformat(headers["x-amz-object-lock-retain-until-date"].replace("Z", "+00:00"))
-    hold = headers.get("x-amz-object-lock-legal-hold", "").upper() == "ON"
+    until, hold = held.retain_until, held.legal_hold
     retained = mode is not None and until is not None and until > now
     parts = []
     if mode is not None:

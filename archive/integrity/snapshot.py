@@ -7,7 +7,6 @@ into the list of stored objects they reference, each with the digest the records
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.records.models import Document, Dossier, Original, Page
+from archive.storage.base import content_digest
 
 ObjectKind = Literal["original", "page_image", "ocr_result", "searchable_pdf"]
 KIND_LABELS: dict[ObjectKind, str] = {
@@ -25,7 +25,6 @@ KIND_LABELS: dict[ObjectKind, str] = {
     "ocr_result": "识别结果",
     "searchable_pdf": "双层 PDF",
 }
-_CONTENT_NAME = re.compile(r"([0-9a-f]{64})(?:\.[A-Za-z0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -87,17 +86,6 @@ class ObjectRef:
     size: int | None  # expected size, where recorded (originals)
     media_type: str | None
     dossiers: tuple[str, ...]
-
-
-def digest_in_key(key: str) -> str | None:
-    """The SHA-256 a content-addressed key (``namespace/ab/<sha256>.ext``) names, or None."""
-    parts = key.split("/")
-    if len(parts) < 3:
-        return None
-    match = _CONTENT_NAME.fullmatch(parts[-1])
-    if match is None or parts[-2] != match.group(1)[:2]:
-        return None
-    return match.group(1)
 
 
 def dossier_ids(session: Session) -> list[str]:
@@ -182,12 +170,12 @@ def objects_of(dossiers: Iterable[DossierSnapshot]) -> list[ObjectRef]:
         add(d.original_key, "original", d.original_sha256, d.original_size, None, d.id)
         for p in d.pages:
             add(p.image_key, "page_image", p.image_sha256, None, p.media_type, d.id)
-            add(p.ocr_key, "ocr_result", digest_in_key(p.ocr_key), None, "application/json", d.id)
+            add(p.ocr_key, "ocr_result", content_digest(p.ocr_key), None, "application/json", d.id)
         if d.searchable_pdf_key:
             add(
                 d.searchable_pdf_key,
                 "searchable_pdf",
-                digest_in_key(d.searchable_pdf_key),
+                content_digest(d.searchable_pdf_key),
                 None,
                 "application/pdf",
                 d.id,

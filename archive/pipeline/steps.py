@@ -313,7 +313,7 @@ def classify_dossiers(ctx: IngestContext, work: FileWork) -> None:
         kind = ctx.taxonomy.by_name(decision.business_type)
         if not record.title:  # none printed: composed from the person or unit and the business
             record.title = describe.composed_title(record.person_name, record.unit_name, decision.business_type)
-        gaps = describe.missing(
+        gaps = describe.missing_before_filing(
             describe.Description(
                 title=record.title,
                 archive_number=dossier.archive_number or record.archive_number,
@@ -324,7 +324,6 @@ def classify_dossiers(ctx: IngestContext, work: FileWork) -> None:
                 retention=kind.retention,
             )
         )
-        gaps = [g for g in gaps if g != describe.NUMBER]  # a 档号 is assigned when it is filed (archive.numbering)
         if gaps and not any(p.code == "unclassified" for p in dossier.problems):
             dossier.problems.append(Problem("metadata_missing", describe.problem_detail(gaps)))
         auto = ctx.rt.settings.auto_archive

@@ -20,6 +20,7 @@ use it to rebuild a damaged copy from the other store (``archive.storage.replica
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 CHUNK = 1 << 20
+_CONTENT_NAME = re.compile(r"([0-9a-f]{64})(?:\.[A-Za-z0-9]+)?")
 
 
 class StoreError(Exception):
@@ -101,6 +103,17 @@ def content_key(namespace: str, sha256: str, suffix: str = "") -> str:
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
     return f"{namespace}/{sha256[:2]}/{sha256}{suffix}"
+
+
+def content_digest(key: str) -> str | None:
+    """The SHA-256 a content-addressed key (``namespace/ab/<sha256>[.ext]``, see ``content_key``) names, or None."""
+    parts = key.split("/")
+    if len(parts) < 3:
+        return None
+    match = _CONTENT_NAME.fullmatch(parts[-1])
+    if match is None or parts[-2] != match.group(1)[:2]:
+        return None
+    return match.group(1)
 
 
 def validate_key(key: str) -> str:

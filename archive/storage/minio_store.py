@@ -562,25 +562,30 @@ class MinioStore:
         yield from sorted(names, key=lambda name: name.split("/"))
 
     # -- retention ---------------------------------------------------------------------------
-    @staticmethod
-    def _hold_from(headers: Mapping[str, str]) -> Hold:
-        lowered = {k.lower(): v for k, v in headers.items()}
+    def _lock_of(self, key: str, version_id: str | None) -> tuple[str | None, Hold]:
+        """(object-lock mode, hold) of one version, from its ``x-amz-object-lock-*`` headers."""
+        head = self._call(key, self.client.stat_object, self.bucket, key, version_id=version_id)
+        lowered = {k.lower(): v for k, v in (head.metadata or {}).items()}
+        mode = lowered.get("x-amz-object-lock-mode")
         until = None
-        if lowered.get("x-amz-object-lock-mode") and lowered.get("x-amz-object-lock-retain-until-date"):
+        if mode and lowered.get("x-amz-object-lock-retain-until-date"):
             with contextlib.suppress(ValueError):
                 until = datetime.fromisoformat(lowered["x-amz-object-lock-retain-until-date"].replace("Z", "+00:00"))
-        return Hold(until, lowered.get("x-amz-object-lock-legal-hold", "").upper() == "ON")
+        return mode, Hold(until, lowered.get("x-amz-object-lock-legal-hold", "").upper() == "ON")
 
     def _version_hold(self, key: str, version_id: str | None) -> Hold:
-        head = self._call(key, self.client.stat_object, self.bucket, key, version_id=version_id)
-        return self._hold_from(head.metadata or {})
+        return self._lock_of(key, version_id)[1]
 
-    def hold(self, key: str) -> Hold:
-        """The archived (oldest) version's retention and legal hold."""
+    def lock_state(self, key: str) -> tuple[str | None, Hold]:
+        """The archived (oldest) version's object-lock mode and hold (``ObjectNotFound`` when absent)."""
         version = self._oldest(validate_key(key), fresh=True)
         if version is None:
             raise ObjectNotFound(key)
-        return self._version_hold(key, version.version_id)
+        return self._lock_of(key, version.version_id)
+
+    def hold(self, key: str) -> Hold:
+        """The archived (oldest) version's retention and legal hold."""
+        return self.lock_state(key)[1]
 
     def retain(self, key: str, until: datetime | None = None, *, legal_hold: bool = False) -> Hold:
         """Strengthen the hold of every version of ``key`` (never shortened, never lifted); returns the

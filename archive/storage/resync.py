@@ -22,7 +22,6 @@ touched (``repair`` refuses it too).
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -36,26 +35,15 @@ from archive.storage.base import (
     ObjectStore,
     Repairable,
     StoreError,
+    content_digest,
     sha256_bytes,
 )
 
-_CONTENT_NAME = re.compile(r"^([0-9a-f]{64})(\.[A-Za-z0-9]+)?$")
 FAILED_KEYS_LOGGED = 20  # failing keys named in an access-log entry (the count is always complete)
 
 
 class RepairableStore(ObjectStore, Repairable, Protocol):
     pass
-
-
-def content_address(key: str) -> str | None:
-    """The SHA-256 a content-addressed key (``namespace/ab/<sha256>[.ext]``) names, else None."""
-    parts = key.split("/")
-    if len(parts) < 3:
-        return None
-    match = _CONTENT_NAME.match(parts[-1])
-    if match is None or parts[-2] != match.group(1)[:2]:
-        return None
-    return match.group(1)
 
 
 @dataclass(frozen=True)
@@ -139,16 +127,21 @@ def replicate(
     held = set(replica.keys())
     for key in keys:
         report.checked += 1
-        try:
-            failure = _replicate_one(primary, replica, key, key in held, full_check, report)
-        except StoreError as exc:
-            failure = Failure(key, exc.code, str(exc))
-        except (OSError, ValueError) as exc:  # a file system error, an unreadable sidecar
-            failure = Failure(key, "io_error", f"{type(exc).__name__}: {exc}")
+        failure = _attempt(key, lambda k: _replicate_one(primary, replica, k, k in held, full_check, report))
         if failure is not None:
             report.failed.append(failure)
         advance()
     return report
+
+
+def _attempt(key: str, step: Callable[[str], Failure | None]) -> Failure | None:
+    """``step(key)``, with a store or file-system error turned into the key's failure."""
+    try:
+        return step(key)
+    except StoreError as exc:
+        return Failure(key, exc.code, str(exc))
+    except (OSError, ValueError) as exc:  # a file system error, an unreadable sidecar
+        return Failure(key, "io_error", f"{type(exc).__name__}: {exc}")
 
 
 def _replicate_one(
@@ -209,7 +202,7 @@ def _primary_state(primary: ObjectStore, key: str) -> str:
 def _records(primary: ObjectStore, key: str, state: str, expected: Callable[[str], dict[str, str]]) -> dict[str, str]:
     """Every independent record of the key's SHA-256, by where it was found."""
     found = dict(expected(key))
-    address = content_address(key)
+    address = content_digest(key)
     if address is not None:
         found["key"] = address
     if state == "corrupt":
@@ -234,12 +227,7 @@ def restore(
     report = RestoreReport()
     for key in keys:
         report.checked += 1
-        try:
-            failure = _restore_one(primary, replica, key, expected, trust_replica, report)
-        except StoreError as exc:
-            failure = Failure(key, exc.code, str(exc))
-        except (OSError, ValueError) as exc:  # a file system error, an unreadable sidecar
-            failure = Failure(key, "io_error", f"{type(exc).__name__}: {exc}")
+        failure = _attempt(key, lambda k: _restore_one(primary, replica, k, expected, trust_replica, report))
         if failure is not None:
             report.failed.append(failure)
         advance()
