@@ -15,6 +15,7 @@ from api.deps import AppState
 from api.routes import audit, auth, batches, disposition, dossiers, records, review, search, system, users
 from api.security import BodyLimit, CleanInput, RateLimiter, SecurityHeaders
 from api.trail import Trail
+from api.web.mount import mount as mount_web
 from archive import __version__
 from archive.audit.writer import AuditWriter
 from archive.classify.store import taxonomy_for
@@ -85,6 +86,7 @@ def create_app(settings: Settings, pool_factory: Callable[[], OcrPool] | None = 
     for module in ROUTERS:
         api.include_router(module.router)
     app.include_router(api)
+    mount_web(app)
     app.add_middleware(BodyLimit, default=JSON_BODY_LIMIT, limits={f"{API_PREFIX}/batches": settings.upload_max_bytes})
     app.add_middleware(CleanInput)
     app.add_middleware(SecurityHeaders)

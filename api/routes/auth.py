@@ -27,7 +27,7 @@ from archive.records.models import User
 router = APIRouter(prefix="/auth", tags=["登录"], responses=ERROR_RESPONSES)
 
 
-def _me(name: str, role: str, office: str, must_change_password: bool = False) -> Me:
+def me_of(name: str, role: str, office: str, must_change_password: bool = False) -> Me:
     kind = Role(role)
     return Me(
         name=name,
@@ -39,7 +39,7 @@ def _me(name: str, role: str, office: str, must_change_password: bool = False) -
     )
 
 
-def _sign_in(state: AppState, request: Request, name: str, password: str, kind: str) -> tuple[User, tokens.Issued]:
+def sign_in(state: AppState, request: Request, name: str, password: str, kind: str) -> tuple[User, tokens.Issued]:
     """Check the password (with lockout) and issue a token; every attempt is logged."""
     client = client_address(request)
     shown = "".join(c for c in name if not has_control(c))[:64]  # as the log records it
@@ -69,21 +69,36 @@ def _sign_in(state: AppState, request: Request, name: str, password: str, kind: 
     return user, issued
 
 
+def set_session_cookies(response: Response, state: AppState, issued: tokens.Issued) -> None:
+    """The HttpOnly session cookie and the CSRF cookie the page scripts echo in a header."""
+    secure = state.rt.settings.cookie_secure
+    age = state.rt.settings.session_minutes * 60
+    response.set_cookie(SESSION_COOKIE, issued.secret, max_age=age, httponly=True, samesite="strict", secure=secure)
+    response.set_cookie(CSRF_COOKIE, issued.csrf or "", max_age=age, httponly=False, samesite="strict", secure=secure)
+
+
+def sign_out(response: Response, principal: Principal, state: AppState) -> None:
+    """Revoke the caller's token, log it, and clear the browser's cookies."""
+    if principal.token_id:
+        with state.rt.sessions.begin() as session:
+            tokens.revoke(session, principal.token_id)
+    state.trail.record(principal, "logout")
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+
+
 @router.post("/token", response_model=TokenOut, summary="用户名密码换取访问令牌（OAuth2 密码模式）")
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], state: StateDep) -> TokenOut:
-    _, issued = _sign_in(state, request, form.username, form.password, "bearer")
+    _, issued = sign_in(state, request, form.username, form.password, "bearer")
     return TokenOut(access_token=issued.secret, expires_at=issued.expires_at)
 
 
 @router.post("/session", response_model=SessionOut, summary="浏览器登录：设置 HttpOnly 会话 Cookie")
 def session_login(body: Credentials, request: Request, response: Response, state: StateDep) -> SessionOut:
-    user, issued = _sign_in(state, request, body.username, body.password, "session")
-    secure = state.rt.settings.cookie_secure
-    age = state.rt.settings.session_minutes * 60
-    response.set_cookie(SESSION_COOKIE, issued.secret, max_age=age, httponly=True, samesite="strict", secure=secure)
-    response.set_cookie(CSRF_COOKIE, issued.csrf or "", max_age=age, httponly=False, samesite="strict", secure=secure)
+    user, issued = sign_in(state, request, body.username, body.password, "session")
+    set_session_cookies(response, state, issued)
     return SessionOut(
-        user=_me(user.name, user.role, user.office, user.must_change_password),
+        user=me_of(user.name, user.role, user.office, user.must_change_password),
         csrf_token=issued.csrf or "",
         expires_at=issued.expires_at,
     )
@@ -91,18 +106,13 @@ def session_login(body: Credentials, request: Request, response: Response, state
 
 @router.post("/logout", response_model=Ok, summary="退出登录并吊销当前令牌")
 def logout(response: Response, principal: CallerDep, state: StateDep) -> Ok:
-    if principal.token_id:
-        with state.rt.sessions.begin() as session:
-            tokens.revoke(session, principal.token_id)
-    state.trail.record(principal, "logout")
-    response.delete_cookie(SESSION_COOKIE)
-    response.delete_cookie(CSRF_COOKIE)
+    sign_out(response, principal, state)
     return Ok(message="已退出登录")
 
 
 @router.get("/me", response_model=Me, summary="当前用户")
 def me(*, principal: CallerDep) -> Me:
-    return _me(principal.name, principal.role, principal.office, principal.must_change_password)
+    return me_of(principal.name, principal.role, principal.office, principal.must_change_password)
 
 
 @router.post("/password", response_model=Ok, summary="修改自己的密码（吊销所有令牌）")
