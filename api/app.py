@@ -6,13 +6,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from api import errors
 from api.background import Periodic
 from api.batches import BatchWorker
 from api.deps import AppState
-from api.routes import audit, auth, batches, disposition, dossiers, records, review, search, system, users
+from api.routes import audit, auth, batches, disposition, dossiers, offices, records, review, search, system, users
 from api.security import BodyLimit, CleanInput, RateLimiter, SecurityHeaders
 from api.trail import Trail
 from api.web.mount import mount as mount_web
@@ -33,16 +35,38 @@ PUBLIC_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
 }
 
 
-ROUTERS = (auth, batches, dossiers, search, review, disposition, records, users, audit, system)
+ROUTERS = (auth, batches, dossiers, search, review, disposition, records, users, offices, audit, system)
 
 
 class Health(BaseModel):
     status: str
     version: str
+
+
+SWAGGER = "/static/vendor/swagger-ui"
+
+
+def install_docs(app: FastAPI) -> None:
+    """The interactive API documentation, every asset served locally (closed networks have no CDN)."""
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="社保档案数字化服务 API 文档",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+            swagger_favicon_url="/static/img/favicon.svg",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def docs_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def create_app(settings: Settings, pool_factory: Callable[[], OcrPool] | None = None) -> FastAPI:
@@ -71,12 +95,15 @@ def create_app(settings: Settings, pool_factory: Callable[[], OcrPool] | None = 
             rt.close()
 
     app = FastAPI(
+        docs_url=None,  # served below from the app's own copy of Swagger UI, not a CDN
+        redoc_url=None,
         title="社保档案数字化服务 API",
         version=__version__,
         description="扫描件入库、案卷查阅、审核与访问日志。除登录与健康检查外，所有接口都需要登录并按角色与经办机构授权。",
         lifespan=lifespan,
     )
     errors.install(app)
+    install_docs(app)
     api = APIRouter(prefix=API_PREFIX)
 
     @api.get("/health", response_model=Health, tags=["系统"], summary="健康检查")

@@ -1,5 +1,6 @@
 """Uploaded batches: files streamed to disk under the data home, then ingested one batch at a
-time by a background thread, with live progress for the status endpoint.
+time by a background thread, with live progress for the status endpoint; and the reading of
+batches (scope, history, what each produced) shared by the API and the pages.
 
 Uploads wait in ``<home>/uploads/<token>/`` until their batch completes.  A batch left running by
 a stopped server is queued again at start-up (the pipeline resumes it: nothing is lost or done twice).
@@ -13,17 +14,21 @@ import queue
 import re
 import secrets
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
 
-from archive.errors import Invalid
-from archive.identity.principal import Principal
+from api.schemas import BatchDossierOut, BatchFileOut, BatchOut, BatchProblemOut, BatchProgress, BatchSummaryOut
+from archive.errors import Invalid, NotFound
+from archive.identity.principal import ALL_OFFICES, Principal
+from archive.identity.roles import VISIBLE_STATUSES
 from archive.intake.manager import sniff
 from archive.pipeline.runner import engine_config, open_batch, run_batch
-from archive.records.models import Batch, BatchFile
+from archive.records.models import Batch, BatchFile, Dossier, Original
 from archive.runtime import Runtime
 from ocr.pool import OcrPool, engine_name
 
@@ -68,12 +73,14 @@ def safe_name(filename: str | None, position: int) -> str:
 def check_upload(name: str, head: bytes) -> None:
     """Refuse a file whose extension or first bytes are not a scan format we read."""
     suffix = Path(name).suffix.lower()
+    shown = re.split(r"[\\/]", name)[-1]  # messages name the file as the person chose it
     if suffix not in ACCEPTED:
         raise Invalid(
-            "unsupported_file_type", f"不支持的文件类型 {suffix or '（无扩展名）'}：只接受 PDF、TIFF、JPEG、PNG"
+            "unsupported_file_type",
+            f"文件 {shown} 的类型 {suffix or '（无扩展名）'} 不受支持：只接受 PDF、TIFF、JPEG、PNG",
         )
     if sniff(head) is None:
-        raise Invalid("unsupported_file_type", f"文件 {name} 的内容不是 PDF、TIFF、JPEG 或 PNG")
+        raise Invalid("unsupported_file_type", f"文件 {shown} 的内容不是 PDF、TIFF、JPEG 或 PNG")
 
 
 class BatchWorker:
@@ -92,6 +99,16 @@ class BatchWorker:
     def stop(self, timeout: float = 5.0) -> None:
         self._jobs.put(None)
         self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the one thread that processes uploaded batches is running."""
+        return self._thread.is_alive()
+
+    @property
+    def queue_depth(self) -> int:
+        """Batches uploaded and waiting for the thread (the one being processed not counted)."""
+        return self._jobs.qsize()
 
     def new_folder(self) -> Path:
         folder = self.uploads / secrets.token_hex(16)
@@ -156,3 +173,197 @@ class BatchWorker:
                 log.exception("batch failed", extra={"batch_id": batch_id})
                 progress.state, progress.error = "failed", "批次处理中断，已保留上传文件，重启服务后将继续"
                 del exc
+
+
+# -- reading batches: the API routes and the pages call these ------------------------------------
+
+LISTED = 200  # most problems / dossiers listed for one batch (the counts are always complete)
+DEFAULT_VISIBLE = frozenset({"needs_review", "rejected"})
+
+
+def scoped(principal: Principal) -> Select[tuple[Batch]]:
+    """Batches the principal may see: their office's, or every office's for an all-office account."""
+    query = select(Batch).options(selectinload(Batch.files))
+    if principal.office != ALL_OFFICES:
+        query = query.where(Batch.office == principal.office)
+    return query
+
+
+def find_batch(session: Session, principal: Principal, batch_id: str) -> Batch:
+    batch = session.scalar(scoped(principal).where(Batch.id == batch_id))
+    if batch is None:
+        raise NotFound("batch_not_found", "批次不存在或不在您的查阅范围内")
+    return batch
+
+
+def recent_batches(session: Session, principal: Principal, limit: int, before: str | None = None) -> list[Batch]:
+    """Newest first (ids are time-ordered UUIDv7); ``before`` continues after an earlier page."""
+    query = scoped(principal)
+    if before:
+        query = query.where(Batch.id < before)
+    return list(session.scalars(query.order_by(Batch.id.desc()).limit(limit)).all())
+
+
+def _progress_of(batch: Batch, progress: Progress | None) -> BatchProgress:
+    if progress is None:  # a batch of another server process, or from before a restart
+        state = {"completed": "finished", "running": "running"}.get(batch.status, "unknown")
+        done = Counter(f.status for f in batch.files)
+        progress = Progress(state=state, files_total=len(batch.files), files_done=len(batch.files) - done["pending"])
+    return BatchProgress(
+        state=progress.state,
+        files_total=progress.files_total,
+        files_done=progress.files_done,
+        pages_total=progress.pages_total,
+        pages_done=progress.pages_done,
+        error=progress.error,
+    )
+
+
+def _file_of(batch: Batch, sha_by_original: dict[str, str]) -> Callable[[str], BatchFile | None]:
+    """The uploaded file a dossier came from (by the content digest of its original)."""
+    by_sha: dict[str, BatchFile] = {}
+    for record in sorted(batch.files, key=lambda f: (f.status != "ingested", f.position)):
+        if record.sha256:
+            by_sha.setdefault(record.sha256, record)
+    return lambda original_id: by_sha.get(sha_by_original.get(original_id, ""))
+
+
+def describe(
+    session: Session, batches: list[Batch], progress: dict[str, Progress], role: str, detailed: bool = False
+) -> list[BatchOut]:
+    """Each batch with its files, progress and what it produced; ``detailed`` adds the open
+    problems and the dossiers awaiting review, limited to the statuses ``role`` may see."""
+    if not batches:
+        return []
+    visible = VISIBLE_STATUSES.get(role, DEFAULT_VISIBLE)  # type: ignore[call-overload]  # a Role is a str
+    rows = session.execute(
+        select(
+            Dossier.id,
+            Dossier.batch_id,
+            Dossier.original_id,
+            Dossier.archive_number,
+            Dossier.business_type,
+            Dossier.status,
+            Dossier.page_count,
+            Dossier.problems,
+        )
+        .where(Dossier.batch_id.in_([b.id for b in batches]))
+        .order_by(Dossier.original_id, Dossier.seq_in_source)
+    ).all()
+    by_batch: dict[str, list] = {}
+    for row in rows:
+        by_batch.setdefault(row.batch_id, []).append(row)
+    sha_by_original: dict[str, str] = {}
+    if detailed and rows:
+        originals = {row.original_id for row in rows}
+        found = session.execute(select(Original.id, Original.sha256).where(Original.id.in_(originals))).tuples()
+        sha_by_original = dict(found.all())
+    return [_one(b, by_batch.get(b.id, []), progress.get(b.id), visible, detailed, sha_by_original) for b in batches]
+
+
+def _one(
+    batch: Batch,
+    rows: list,
+    progress: Progress | None,
+    visible: frozenset[str],
+    detailed: bool,
+    sha_by_original: dict[str, str],
+) -> BatchOut:
+    file_problems = [f for f in batch.files if f.problem_code]
+    open_rows = [r for r in rows if r.status in visible]
+    files = Counter(f.status for f in batch.files)
+    summary = BatchSummaryOut(
+        files_rejected=files["rejected"],
+        files_duplicate=files["duplicate"],
+        dossiers_total=len(rows),
+        dossiers_classified=sum(1 for r in rows if r.business_type),
+        pages_stored=sum(r.page_count or 0 for r in rows),
+        problems_total=len(file_problems) + sum(len(r.problems or []) for r in open_rows),
+    )
+    out = BatchOut(
+        id=batch.id,
+        status=batch.status,
+        office=batch.office,
+        created_by=batch.created_by,
+        created_at=batch.created_at,
+        finished_at=batch.finished_at,
+        files=[
+            BatchFileOut(
+                position=f.position,
+                name=Path(f.source).name,
+                status=f.status,
+                problem_code=f.problem_code,
+                problem_detail=f.problem_detail,
+            )
+            for f in batch.files
+        ],
+        dossiers=dict(Counter(r.status for r in rows)),
+        progress=_progress_of(batch, progress),
+        summary=summary,
+    )
+    if detailed:
+        out.problems, out.review = _details(batch, file_problems, open_rows, _file_of(batch, sha_by_original))
+    return out
+
+
+def _details(
+    batch: Batch, file_problems: list[BatchFile], open_rows: list, file_of: Callable[[str], BatchFile | None]
+) -> tuple[list[BatchProblemOut], list[BatchDossierOut]]:
+    problems = [
+        (
+            f.position,
+            BatchProblemOut(
+                file_position=f.position,
+                file_name=Path(f.source).name,
+                dossier=None,
+                archive_number=None,
+                code=f.problem_code or "",
+                detail=f.problem_detail or "",
+            ),
+        )
+        for f in file_problems
+    ]
+    review: list[tuple[int, BatchDossierOut]] = []
+    for row in open_rows:
+        source = file_of(row.original_id)
+        position = source.position if source else len(batch.files)
+        name = Path(source.source).name if source else None
+        for problem in row.problems or []:
+            problems.append(
+                (
+                    position,
+                    BatchProblemOut(
+                        file_position=source.position if source else None,
+                        file_name=name,
+                        dossier=row.id,
+                        archive_number=row.archive_number,
+                        code=str(problem.get("code", "")),
+                        detail=str(problem.get("detail", "")),
+                        page=problem.get("page") if isinstance(problem.get("page"), int) else None,
+                    ),
+                )
+            )
+        if row.status == "needs_review":
+            entry = BatchDossierOut(
+                id=row.id,
+                archive_number=row.archive_number,
+                business_type=row.business_type,
+                status=row.status,
+                file_name=name,
+                problems=len(row.problems or []),
+            )
+            review.append((position, entry))
+    problems.sort(key=lambda item: (item[0], item[1].dossier is not None))
+    review.sort(key=lambda item: item[0])
+    return [p for _, p in problems[:LISTED]], [d for _, d in review[:LISTED]]
+
+
+def listed_dossiers(batch: BatchOut) -> list[str]:
+    """The dossiers a detailed answer names (they go into the access log entry)."""
+    seen: dict[str, None] = {}
+    for problem in batch.problems or []:
+        if problem.dossier:
+            seen[problem.dossier] = None
+    for dossier in batch.review or []:
+        seen[dossier.id] = None
+    return list(seen)

@@ -197,6 +197,36 @@ class BatchProgress(BaseModel):
     error: str | None = None
 
 
+class BatchSummaryOut(BaseModel):
+    """What the batch has produced so far, read from the records (survives a restart)."""
+
+    files_rejected: int = Field(0, description="拒收的文件数")
+    files_duplicate: int = Field(0, description="与已入库文件相同、未重复存储的文件数")
+    dossiers_total: int = Field(0, description="本批次建立的案卷数")
+    dossiers_classified: int = Field(0, description="已确定业务类型的案卷数")
+    pages_stored: int = Field(0, description="已入库案卷的页数（不含分隔页）")
+    problems_total: int = Field(0, description="未结问题数：文件的问题，以及待审核或已驳回案卷的问题")
+
+
+class BatchProblemOut(BaseModel):
+    file_position: int | None = Field(description="问题所在文件在批次中的序号（从 0 起）")
+    file_name: str | None
+    dossier: str | None = Field(description="问题所在案卷；文件层面的问题为 null")
+    archive_number: str | None
+    code: str
+    detail: str
+    page: int | None = Field(None, description="案卷内页码，问题属于某一页时给出")
+
+
+class BatchDossierOut(BaseModel):
+    id: str
+    archive_number: str | None
+    business_type: str | None
+    status: str
+    file_name: str | None
+    problems: int = Field(description="该案卷的问题数")
+
+
 class BatchOut(BaseModel):
     id: str
     status: str
@@ -207,6 +237,13 @@ class BatchOut(BaseModel):
     files: list[BatchFileOut]
     dossiers: dict[str, int]
     progress: BatchProgress
+    summary: BatchSummaryOut = Field(default_factory=BatchSummaryOut)
+    problems: list[BatchProblemOut] | None = Field(
+        None, description="未结问题清单（至多 200 条）；仅单个批次查询且 detail=true 时给出，列表中为 null"
+    )
+    review: list[BatchDossierOut] | None = Field(
+        None, description="待审核案卷（至多 200 个）；仅单个批次查询且 detail=true 时给出，列表中为 null"
+    )
 
 
 class BatchCreated(BaseModel):
@@ -262,3 +299,82 @@ class SearchAnswer(BaseModel):
     hits: list[SearchHitOut]
     facets: dict[str, dict[str, int]] = Field(description="分面计数（facets=true 时）")
     next: str | None = Field(description="下一页游标")
+
+
+# -- administration: offices, taxonomy, system status (issue 7) -----------------------------------
+
+
+class OfficeIn(Model):
+    code: str = Field(min_length=1, max_length=32, description="经办机构代码（通常为 6 位行政区划代码）")
+    name: str = Field(min_length=1, max_length=100, description="经办机构名称")
+
+
+class OfficeRename(Model):
+    name: str = Field(min_length=1, max_length=100, description="新的经办机构名称")
+
+
+class OfficeOut(BaseModel):
+    code: str
+    name: str
+    users: int = Field(description="属于该经办机构的用户数")
+    created_at: Instant
+    created_by: str
+
+
+class OfficeList(BaseModel):
+    items: list[OfficeOut]
+
+
+class TaxonomyTypeOut(BaseModel):
+    name: str
+    code: str
+    short: str
+    insurance_line: str = Field(description="险种")
+    category: str = Field(description="业务环节")
+    retention: str = Field(description="保管期限")
+    form_titles: list[str]
+    keywords: list[str]
+    key_fields: list[str]
+    dossiers: int = Field(description="使用该业务类型的案卷数")
+
+
+class TaxonomyOut(BaseModel):
+    source: str = Field(description="builtin：随软件发布的分类表；file：本单位的分类表文件")
+    path: str | None
+    sha256: str = Field(description="当前文本的 SHA-256，保存时作为 base_sha256 回传")
+    text: str
+    types: list[TaxonomyTypeOut]
+
+
+class TaxonomyIn(Model):
+    text: str = Field(min_length=1, max_length=512 * 1024, description="分类表 YAML 全文")
+    base_sha256: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$", description="编辑所依据版本的 SHA-256；期间有人修改则拒绝保存"
+    )
+
+
+class TaxonomySaved(BaseModel):
+    ok: bool = True
+    message: str
+    path: str
+    sha256: str
+    previous_sha256: str
+    previous_copy: str = Field(description="上一版本的留存副本")
+    types: int
+
+
+class StatusPart(BaseModel):
+    key: str
+    label: str
+    status: str = Field(description="ok | warn | error")
+    message: str
+    facts: dict[str, Any] = Field(default_factory=dict)
+
+
+class SystemStatus(BaseModel):
+    status: str = Field(description="各部分中最差的状态：ok | warn | error")
+    checked_at: Instant
+    version: str
+    started_at: Instant
+    uptime_seconds: int
+    parts: list[StatusPart]

@@ -171,7 +171,7 @@ def ingest(
 
 @main.command()
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--serve", "then_serve", is_flag=True, help="入库后创建示例用户并启动 API")
+@click.option("--serve", "then_serve", is_flag=True, help="入库后创建示例用户并启动网页与 API（仅本机）")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def demo(report: Path | None, then_serve: bool, port: int) -> None:
     """入库示例批次（含分隔页的扫描件）并打印汇总；--serve 随后启动 API。"""
@@ -192,23 +192,31 @@ def demo(report: Path | None, then_serve: bool, port: int) -> None:
         console.print("示例完成。全文检索：archive search 参保 --json（API：GET /api/v1/search?q=参保）")
     if then_serve:
         _demo_users(settings)
-        _serve(settings, "127.0.0.1", port)
+        # Plain HTTP on this machine's loopback: a Secure session cookie would not come back.
+        _serve(settings.model_copy(update={"cookie_secure": False}), "127.0.0.1", port)
 
 
 def _demo_users(settings: Settings) -> None:
-    """One user per role for trying the API, created once with random passwords shown once."""
+    """One demo user per role (demo-archivist …), with new random passwords shown on each run.
+
+    Only the demo-* accounts are touched; an archive that already has other users gets none."""
     rt = open_runtime(settings)
     try:
         with rt.sessions.begin() as session:
-            if user_service.list_users(session):
-                console.print("已有用户，未创建示例用户（archive users list 查看）。")
+            existing = {u.name: u for u in user_service.list_users(session)}
+            if any(not name.startswith("demo-") for name in existing):
+                console.print("已有正式用户，未创建示例用户（archive users list 查看）。")
                 return
-            console.print("示例用户（密码只显示这一次）：")
+            console.print("示例用户（密码每次运行重新生成，只显示这一次）：")
             for role in Role:
-                password = "Demo-" + secrets.token_urlsafe(12)
+                name, password = f"demo-{role.value}", "Demo-" + secrets.token_urlsafe(12)
                 office = "*" if role in user_service.WIDE_ROLES else settings.office
-                user_service.add_user(session, f"demo-{role.value}", role.value, office, password, current_user())
-                console.print(f"  demo-{role.value:<11} {password}  （{ROLE_ZH[role]}，{office}）")
+                if name in existing:
+                    user_service.set_password(session, name, password, must_change=False)
+                    user_service.set_disabled(session, name, False, current_user())
+                else:
+                    user_service.add_user(session, name, role.value, office, password, current_user())
+                console.print(f"  {name:<16} {password}  （{ROLE_ZH[role]}，{office}）")
         _audit(rt, "admin", (), change="demo_users")
     finally:
         rt.close()
@@ -584,7 +592,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     from api.app import create_app
 
     logs.configure(settings.home / "logs" / "archive.jsonl")
-    console.print(f"API 地址：http://{host}:{port}/api/v1  文档：http://{host}:{port}/docs")
+    console.print(f"网页地址：http://{host}:{port}/  （API：http://{host}:{port}/api/v1，文档：/docs）")
     proxies = settings.forwarded_allow_ips
     uvicorn.run(
         create_app(settings),

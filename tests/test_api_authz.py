@@ -22,6 +22,7 @@ SAMPLE = {
     "name": "caseworker",
     "appraisal_id": "01900000-0000-7000-8000-000000000002",
     "register_id": "01900000-0000-7000-8000-000000000003",
+    "code": "370303",
 }
 
 
@@ -96,5 +97,4 @@ def test_public_routes_are_only_sign_in_health_and_docs() -> None:
         "/openapi.json",
         "/docs",
         "/docs/oauth2-redirect",
-        "/redoc",
     }

@@ -9,13 +9,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
-from api.deps import DbDep, StateDep, authorise
+from api.deps import AppState, DbDep, StateDep, authorise
 from api.errors import ERROR_RESPONSES, ErrorBody
 from archive.audit.export import export_csv, export_json
-from archive.audit.query import LogFilter, query
-from archive.audit.unusual import unusual_access
-from archive.audit.verify import verify
+from archive.audit.query import LogFilter, LogPage, query
+from archive.audit.unusual import UnusualReport, unusual_access
+from archive.audit.verify import Verification, verify
 from archive.identity.principal import Principal
 from archive.identity.roles import Perm
 
@@ -104,6 +105,47 @@ def log_filter(
 FilterDep = Annotated[LogFilter, Depends(log_filter)]
 
 
+# -- the logged reads, shared by these routes and the auditor's web pages (api.web.auditor) ---------
+
+
+def logged_query(
+    state: AppState, session: Session, principal: Principal, flt: LogFilter, cursor: str | None, limit: int
+) -> LogPage:
+    """One page of entries, newest first; the query itself is logged (``audit_query``)."""
+    with state.trail.attempt(principal, "audit_query", (), detail={"query": flt.as_dict()}) as detail:
+        page = query(session, flt, cursor, limit, newest_first=True)
+        detail["results"] = len(page.entries)
+    return page
+
+
+def logged_verify(state: AppState, principal: Principal) -> Verification:
+    """Walk the chain against the checkpoints; the run and its result are logged (``audit_verify``)."""
+    result = verify(state.rt)
+    detail = {
+        "ok": result.ok,
+        "entries": result.entries,
+        "checkpoints": result.checkpoints,
+        "code": result.code,
+        "first_bad": result.first_bad,
+    }
+    state.trail.record(principal, "audit_verify", (), detail=detail)
+    return result
+
+
+def report_window(since: str | None, until: str | None, days: int = 7) -> dict[str, str]:
+    """The unusual-access window: the bounds given, else the last ``days`` days up to now."""
+    now = datetime.now(UTC)
+    return {"since": since or (now - timedelta(days=days)).isoformat(), "until": until or now.isoformat()}
+
+
+def logged_unusual(state: AppState, session: Session, principal: Principal, window: dict[str, str]) -> UnusualReport:
+    """The unusual-access report for ``window`` (``report_window``); logged as an ``audit_query``."""
+    with state.trail.attempt(principal, "audit_query", (), detail={"report": "unusual", **window}) as detail:
+        report = unusual_access(session, window["since"], window["until"])
+        detail["findings"] = len(report.findings)
+    return report
+
+
 @router.get("/entries", response_model=EntriesOut, summary="查询访问日志（按用户、案卷、身份证号、操作、结果、时间）")
 def entries(
     *,
@@ -114,9 +156,7 @@ def entries(
     state: StateDep,
     session: DbDep,
 ) -> EntriesOut:
-    with state.trail.attempt(principal, "audit_query", (), detail={"query": flt.as_dict()}) as detail:
-        page = query(session, flt, cursor, limit, newest_first=True)
-        detail["results"] = len(page.entries)
+    page = logged_query(state, session, principal, flt, cursor, limit)
     return EntriesOut(items=[EntryOut(**e) for e in page.entries], next=page.next_cursor)
 
 
@@ -151,8 +191,7 @@ def verify_log(
     principal: Annotated[Principal, Depends(authorise(Perm.AUDIT_READ, "audit_verify"))],
     state: StateDep,
 ) -> VerificationOut:
-    result = verify(state.rt)
-    state.trail.record(principal, "audit_verify", (), detail={"ok": result.ok, "entries": result.entries})
+    result = logged_verify(state, principal)
     return VerificationOut(**result.as_dict())
 
 
@@ -165,9 +204,5 @@ def unusual(
     state: StateDep,
     session: DbDep,
 ) -> UnusualOut:
-    now = datetime.now(UTC)
-    window = {"since": since or (now - timedelta(days=7)).isoformat(), "until": until or now.isoformat()}
-    with state.trail.attempt(principal, "audit_query", (), detail={"report": "unusual", **window}) as detail:
-        report = unusual_access(session, window["since"], window["until"])
-        detail["findings"] = len(report.findings)
+    report = logged_unusual(state, session, principal, report_window(since, until))
     return UnusualOut(**report.as_dict())

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.batches import BatchWorker, Progress, check_upload, safe_name
+from api.batches import BatchWorker, check_upload, describe, find_batch, listed_dossiers, recent_batches, safe_name
 from api.deps import AppState, DbDep, StateDep, authorise
 from api.errors import ERROR_RESPONSES
-from api.schemas import BatchCreated, BatchFileOut, BatchList, BatchOut, BatchProgress
-from archive.errors import Invalid, NotFound, TooLarge
+from api.schemas import BatchCreated, BatchList, BatchOut
+from archive.errors import Invalid, TooLarge
 from archive.identity.principal import ALL_OFFICES, Principal
 from archive.identity.roles import Perm
-from archive.records.models import Batch, Dossier
 
 router = APIRouter(prefix="/batches", tags=["批次"], responses=ERROR_RESPONSES)
 CHUNK = 1024 * 1024
@@ -107,77 +103,35 @@ def _accept(state: AppState, principal: Principal, files: list[UploadFile]) -> B
     return BatchCreated(id=batch_id, files=len(sources), status_url=f"/api/v1/batches/{batch_id}")
 
 
-def _out(session: Session, batch: Batch, progress: Progress | None) -> BatchOut:
-    counts = dict(
-        session.execute(
-            select(Dossier.status, func.count()).where(Dossier.batch_id == batch.id).group_by(Dossier.status)
-        ).all()
-    )
-    if progress is None:  # a batch of another server process, or from before a restart
-        state = {"completed": "finished", "running": "running"}.get(batch.status, "unknown")
-        done = Counter(f.status for f in batch.files)
-        progress = Progress(state=state, files_total=len(batch.files), files_done=len(batch.files) - done["pending"])
-    return BatchOut(
-        id=batch.id,
-        status=batch.status,
-        office=batch.office,
-        created_by=batch.created_by,
-        created_at=batch.created_at,
-        finished_at=batch.finished_at,
-        files=[
-            BatchFileOut(
-                position=f.position,
-                name=Path(f.source).name,
-                status=f.status,
-                problem_code=f.problem_code,
-                problem_detail=f.problem_detail,
-            )
-            for f in batch.files
-        ],
-        dossiers=counts,
-        progress=BatchProgress(
-            state=progress.state,
-            files_total=progress.files_total,
-            files_done=progress.files_done,
-            pages_total=progress.pages_total,
-            pages_done=progress.pages_done,
-            error=progress.error,
-        ),
-    )
-
-
-def _scoped(principal: Principal):
-    query = select(Batch).options(selectinload(Batch.files))
-    if principal.office != ALL_OFFICES:
-        query = query.where(Batch.office == principal.office)
-    return query
-
-
 @router.get("", response_model=BatchList, summary="本机构最近的批次")
 def list_batches(
     *,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[str | None, Query(max_length=36, description="只列出此批次之前的批次（翻页）")] = None,
     principal: Annotated[Principal, Depends(authorise(Perm.BATCH_READ, "batch_view"))],
     state: StateDep,
     session: DbDep,
 ) -> BatchList:
-    batches = session.scalars(_scoped(principal).order_by(Batch.id.desc()).limit(limit)).all()
+    batches = recent_batches(session, principal, limit, before)
     worker: BatchWorker = state.batches  # type: ignore[assignment]
     state.trail.record(principal, "batch_view", [b.id for b in batches], detail={"results": len(batches)})
-    return BatchList(items=[_out(session, b, worker.progress.get(b.id)) for b in batches])
+    return BatchList(items=describe(session, batches, worker.progress, principal.role))
 
 
 @router.get("/{batch_id}", response_model=BatchOut, summary="批次状态与进度")
 def batch_status(
     *,
     batch_id: str,
+    detail: Annotated[bool, Query(description="同时给出未结问题清单和待审核案卷（记入访问日志）")] = True,
     principal: Annotated[Principal, Depends(authorise(Perm.BATCH_READ, "batch_view"))],
     state: StateDep,
     session: DbDep,
 ) -> BatchOut:
-    with state.trail.attempt(principal, "batch_view", (batch_id,)):
-        batch = session.scalar(_scoped(principal).where(Batch.id == batch_id))
-        if batch is None:
-            raise NotFound("batch_not_found", "批次不存在或不在您的查阅范围内")
     worker: BatchWorker = state.batches  # type: ignore[assignment]
-    return _out(session, batch, worker.progress.get(batch.id))
+    targets = [batch_id]
+    with state.trail.attempt(principal, "batch_view", targets) as logged:
+        batch = find_batch(session, principal, batch_id)
+        out = describe(session, [batch], worker.progress, principal.role, detailed=detail)[0]
+        targets.extend(listed_dossiers(out))  # the entry, written as the block ends, names every dossier shown
+        logged["lists"] = detail
+    return out

@@ -1,5 +1,6 @@
-"""Dossiers: list and search (IDs masked), open one (logged), page images, OCR text, the
-searchable PDF (download: a reason is required)."""
+"""Dossiers: list and search (IDs masked), open one (logged), page images and thumbnails, OCR
+text, downloads of the searchable PDF and of a page image (a reason is required; the served copy
+carries a visible watermark with the user, office and time)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from api.schemas import DossierDetail, DossierPage, DossierSummary, DossierText,
 from archive.identity.principal import Principal
 from archive.identity.roles import Perm
 from archive.reading import dossiers as reading
+from archive.reading import thumbnails
+from archive.reading.watermark import Stamp, watermark_image, watermark_pdf
 
 router = APIRouter(prefix="/dossiers", tags=["案卷"], responses=ERROR_RESPONSES)
 
 DossierId = Annotated[str, Path(pattern=reading.ID_PATTERN.pattern, description="案卷 ID")]
+PageNumber = Annotated[int, Path(ge=1, le=100_000)]
 Reason = Annotated[str, Query(min_length=2, max_length=200, description="下载原因（必填，记入访问日志）")]
 
 
@@ -91,6 +95,68 @@ def page_image(
     return Response(data, media_type=media_type, headers={"Content-Disposition": "inline"})
 
 
+@router.get(
+    "/{dossier_id}/pages/{number}/thumbnail",
+    summary="页面缩略图（宽 200 像素的 JPEG，记入访问日志）",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": ErrorBody}},
+)
+def page_thumbnail(
+    dossier_id: DossierId,
+    number: PageNumber,
+    principal: Annotated[Principal, Depends(authorise(Perm.DOSSIER_READ, "page_view"))],
+    state: StateDep,
+    session: DbDep,
+) -> Response:
+    detail = {"page": number, "size": "thumbnail"}
+    with state.trail.attempt(principal, "page_view", (dossier_id,), detail=detail):
+        data = thumbnails.page_thumbnail(
+            session, state.rt.store, principal, dossier_id, number, state.rt.settings.cache_dir
+        )
+    # Not cached by the browser (the API's no-store): every view is a logged read, like the page image.
+    return Response(data, media_type=thumbnails.MEDIA_TYPE, headers={"Content-Disposition": "inline"})
+
+
+@router.get(
+    "/{dossier_id}/pages/{number}/text",
+    response_model=PageText,
+    summary="单页 OCR 文本（记入访问日志）",
+)
+def page_text(
+    dossier_id: DossierId,
+    number: PageNumber,
+    principal: Annotated[Principal, Depends(authorise(Perm.DOSSIER_READ, "text_view"))],
+    state: StateDep,
+    session: DbDep,
+) -> PageText:
+    with state.trail.attempt(principal, "text_view", (dossier_id,), detail={"page": number}):
+        data = reading.one_page_text(session, principal, dossier_id, number)
+    return PageText(**data)
+
+
+@router.get(
+    "/{dossier_id}/pages/{number}/download",
+    summary="下载页面图像（须填写原因；图像带可见水印：用户、机构、时间；记入访问日志）",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, 404: {"model": ErrorBody}},
+)
+def page_download(
+    *,
+    dossier_id: DossierId,
+    number: PageNumber,
+    reason: Reason,
+    principal: Annotated[Principal, Depends(authorise(Perm.DOSSIER_DOWNLOAD, "download"))],
+    state: StateDep,
+    session: DbDep,
+) -> Response:
+    detail = {"page": number, "format": "image"}
+    with state.trail.attempt(principal, "download", (dossier_id,), reason=reason.strip(), detail=detail):
+        data, media_type, rotation, name = reading.page_download(session, state.rt.store, principal, dossier_id, number)
+        marked, media_type = watermark_image(data, media_type, Stamp.now(principal.name, principal.office), rotation)
+    name = f"{name}-p{number:04d}.{'jpg' if media_type == 'image/jpeg' else 'png'}"
+    return Response(marked, media_type=media_type, headers={"Content-Disposition": _attachment(name)})
+
+
 @router.get("/{dossier_id}/text", response_model=DossierText, summary="OCR 文本（记入访问日志）")
 def ocr_text(
     dossier_id: DossierId,
@@ -105,7 +171,7 @@ def ocr_text(
 
 @router.get(
     "/{dossier_id}/pdf",
-    summary="下载可检索 PDF（须填写原因，记入访问日志）",
+    summary="下载可检索 PDF（须填写原因；每页带可见水印：用户、机构、时间；记入访问日志）",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}, 404: {"model": ErrorBody}},
 )
@@ -119,5 +185,9 @@ def searchable_pdf(
 ) -> Response:
     with state.trail.attempt(principal, "download", (dossier_id,), reason=reason.strip()):
         data, name = reading.searchable_pdf(session, state.rt.store, principal, dossier_id)
-    disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(data, media_type="application/pdf", headers={"Content-Disposition": disposition})
+        marked = watermark_pdf(data, Stamp.now(principal.name, principal.office))
+    return Response(marked, media_type="application/pdf", headers={"Content-Disposition": _attachment(name)})
+
+
+def _attachment(name: str) -> str:
+    return f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"

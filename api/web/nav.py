@@ -44,3 +44,9 @@ def items_for(principal: Principal) -> list[NavItem]:
 
 def home_of(principal: Principal) -> str:
     return HOME.get(principal.role, "/dashboard")
+
+
+def current_of(items: list[NavItem], path: str) -> str | None:
+    """The entry a path belongs to: the longest href that is the path or a folder above it."""
+    matches = [i.href for i in items if path == i.href or path.startswith(i.href + "/")]
+    return max(matches, key=len, default=None)

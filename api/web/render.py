@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
-from api.web.nav import items_for
+from api.web.nav import current_of, items_for
 from api.web.session import csrf_of
 from archive import __version__
 from archive.identity.principal import ALL_OFFICES, Principal
@@ -63,11 +63,13 @@ def page(
     **context: Any,
 ) -> HTMLResponse:
     """Render ``template`` with the user, the navigation and the CSRF token for form fields."""
+    nav = items_for(principal) if principal else []
     base = {
         "request": request,
         "user": principal,
         "role_zh": ROLE_ZH.get(Role(principal.role), principal.role) if principal else "",
-        "nav": items_for(principal) if principal else [],
+        "nav": nav,
+        "current": current_of(nav, request.url.path),
         "csrf": csrf_of(request),
         "path": request.url.path,
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 from archive.classify.model import Classifier, Example, load, save, train
 from archive.settings import Settings
 from archive.taxonomy import Taxonomy, load_taxonomy
+from archive.taxonomy_edit import taxonomy_path
 
 BUILTIN = Path(__file__).with_name("builtin") / "classifier-builtin.joblib"
 BUILTIN_CORPUS = {"n_per_type": 120, "seed": 20261123}
@@ -33,19 +34,35 @@ def active_model_path(settings: Settings) -> Path:
 
 
 def taxonomy_for(settings: Settings) -> Taxonomy:
-    return load_taxonomy(settings.taxonomy_file)
+    """The taxonomy in use: ``taxonomy_file``, else the one an administrator saved under the home
+    (``archive.taxonomy_edit``), else the one shipped with the package."""
+    return load_taxonomy(taxonomy_path(settings))
+
+
+def _mtime(path: Path | None) -> int:
+    return path.stat().st_mtime_ns if path is not None and path.is_file() else 0
 
 
 @lru_cache(maxsize=4)
-def _load_cached(path: Path, mtime: float, taxonomy_file: Path | None) -> Classifier:
+def _load_cached(path: Path, mtime: float, taxonomy_file: Path | None, taxonomy_mtime: int) -> Classifier:
     return load(path, load_taxonomy(taxonomy_file))
 
 
 def load_classifier(settings: Settings) -> Classifier:
+    """The active model, with the evidence of the taxonomy in use (an edited taxonomy is picked up)."""
     path = active_model_path(settings)
     if not path.is_file():
         raise FileNotFoundError(f"找不到分类模型文件 {path}；请运行 archive classifier train")
-    return _load_cached(path, path.stat().st_mtime, settings.taxonomy_file)
+    taxonomy_file = taxonomy_path(settings)
+    return _load_cached(path, path.stat().st_mtime, taxonomy_file, _mtime(taxonomy_file))
+
+
+def model_labels(settings: Settings) -> frozenset[str]:
+    """The business types the active model can predict (empty when no model file is there)."""
+    try:
+        return frozenset(str(label) for label in load_classifier(settings).labels)
+    except (FileNotFoundError, ValueError):  # no usable model: nothing it predicts can be orphaned
+        return frozenset()
 
 
 def generated_examples(n_per_type: int, seed: int) -> list[Example]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from archive.classify.store import taxonomy_for
 from archive.integrity import fixity
 from archive.integrity.checks import DEFAULT_CHECKS, Check
 from archive.integrity.context import CheckContext
@@ -23,7 +24,6 @@ from archive.integrity.report import CheckResult, Findings, IntegrityReport
 from archive.integrity.snapshot import dossier_ids, load_snapshots, objects_of
 from archive.settings import Settings
 from archive.storage.base import ObjectStore
-from archive.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:  # the runtime imports archive.retention, which reads these snapshots
     from archive.runtime import Runtime
@@ -85,7 +85,7 @@ def run_checks(
     progress: Progress | None = None,
 ) -> IntegrityReport:
     started = datetime.now(UTC)
-    taxonomy = load_taxonomy(rt.settings.taxonomy_file)
+    taxonomy = taxonomy_for(rt.settings)
     with rt.sessions() as session:
         everything = dossier_ids(session)
     chosen = select_dossiers(everything, options)

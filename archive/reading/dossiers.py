@@ -9,13 +9,13 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from archive.errors import Invalid, NotFound
 from archive.identifiers import mask_id_number
 from archive.identity.principal import Principal
 from archive.identity.roles import Perm
-from archive.reading.scope import dossier_clauses, load_visible, require
+from archive.reading.scope import dossier_clauses, load_visible, not_found, require
 from archive.records.models import Dossier, DossierEvent, Page
 from archive.review import ingested_by
 from archive.storage.base import ObjectStore
@@ -33,6 +33,7 @@ class DossierFilter:
     person_id_number: str | None = None
     unit_uscc: str | None = None
     business_number: str | None = None
+    unit_name: str | None = None  # part of the unit's name
     date_from: date | None = None
     date_to: date | None = None
     text: str | None = None  # in the title, person or unit name
@@ -67,6 +68,8 @@ def _clauses(flt: DossierFilter) -> list[ColumnElement[bool]]:
         out.append(or_(Dossier.date_end >= flt.date_from, Dossier.date_start >= flt.date_from))
     if flt.date_to:
         out.append(or_(Dossier.date_start <= flt.date_to, Dossier.date_end <= flt.date_to))
+    if flt.unit_name:
+        out.append(Dossier.unit_name.like(_like(flt.unit_name), escape="\\"))
     if flt.text:
         pattern = _like(flt.text)
         out.append(
@@ -127,9 +130,19 @@ def summary(d: Dossier) -> dict:
     }
 
 
+# What opening a dossier needs of its pages: never the OCR text or lines (a long dossier opens fast).
+_PAGE_HEADER = (Page.number, Page.width, Page.height, Page.rotation, Page.media_type, Page.mean_confidence)
+
+
 def open_dossier(session: Session, principal: Principal, dossier_id: str) -> dict:
     """Everything about one dossier, the whole ID number included (the caller logs the read)."""
-    d = load_visible(session, principal, dossier_id, with_pages=True)
+    query = select(Dossier).where(Dossier.id == dossier_id, *dossier_clauses(principal))
+    query = query.options(
+        selectinload(Dossier.pages).options(load_only(*_PAGE_HEADER)), selectinload(Dossier.documents)
+    )
+    d = session.scalar(query)
+    if d is None:
+        raise not_found(dossier_id)
     events = session.scalars(
         select(DossierEvent).where(DossierEvent.dossier_id == d.id).order_by(DossierEvent.at)
     ).all()
@@ -153,6 +166,7 @@ def open_dossier(session: Session, principal: Principal, dossier_id: str) -> dic
                 "number": p.number,
                 "width": p.width,
                 "height": p.height,
+                "rotation": p.rotation,
                 "media_type": p.media_type,
                 "mean_confidence": p.mean_confidence,
             }
@@ -174,10 +188,15 @@ def open_dossier(session: Session, principal: Principal, dossier_id: str) -> dic
     }
 
 
-def _page(session: Session, principal: Principal, dossier_id: str, number: int) -> Page:
-    dossier = load_visible(session, principal, dossier_id)
-    page = session.scalar(select(Page).where(Page.dossier_id == dossier.id, Page.number == number))
+def visible_page(session: Session, principal: Principal, dossier_id: str, number: int) -> Page:
+    """One page of a dossier the caller may see (one query when it exists; its text loaded on use)."""
+    query = select(Page).join(Dossier, Page.dossier_id == Dossier.id)
+    query = query.where(Dossier.id == dossier_id, Page.number == number, *dossier_clauses(principal))
+    page = session.scalar(
+        query.options(load_only(Page.number, Page.image_key, Page.image_sha256, Page.media_type, Page.rotation))
+    )
     if page is None:
+        load_visible(session, principal, dossier_id)  # NotFound when the dossier itself is out of sight
         raise NotFound("page_not_found", f"案卷没有第 {number} 页")
     return page
 
@@ -186,8 +205,19 @@ def page_image(
     session: Session, store: ObjectStore, principal: Principal, dossier_id: str, number: int
 ) -> tuple[bytes, str]:
     """The page's image as scanned, read back through the store's hash check."""
-    page = _page(session, principal, dossier_id, number)
+    page = visible_page(session, principal, dossier_id, number)
     return store.get(page.image_key), page.media_type
+
+
+def one_page_text(session: Session, principal: Principal, dossier_id: str, number: int) -> dict:
+    """The OCR text of one page (the viewer shows it on request, page by page)."""
+    page = visible_page(session, principal, dossier_id, number)
+    return {
+        "number": page.number,
+        "text": page.text,
+        "mean_confidence": page.mean_confidence,
+        "lines": list(page.lines),
+    }
 
 
 def page_text(session: Session, principal: Principal, dossier_id: str) -> list[dict]:
@@ -204,8 +234,24 @@ def searchable_pdf(session: Session, store: ObjectStore, principal: Principal, d
     dossier = load_visible(session, principal, dossier_id)
     if not dossier.searchable_pdf_key:
         raise NotFound("pdf_not_found", "该案卷没有可检索 PDF")
-    name = re.sub(r"[^0-9A-Za-z._-]+", "_", dossier.archive_number or "") or dossier.id
-    return store.get(dossier.searchable_pdf_key), f"{name}.pdf"
+    return store.get(dossier.searchable_pdf_key), f"{download_stem(dossier)}.pdf"
+
+
+def download_stem(dossier: Dossier) -> str:
+    """A file name stem for a download: the archive number made file-safe, else the id."""
+    return re.sub(r"[^0-9A-Za-z._-]+", "_", dossier.archive_number or "") or dossier.id
+
+
+def page_download(
+    session: Session, store: ObjectStore, principal: Principal, dossier_id: str, number: int
+) -> tuple[bytes, str, int, str]:
+    """A page image to download: (bytes as scanned, media type, its turn to upright, file stem).
+    The caller logs the download with its reason and watermarks the copy it serves."""
+    require(principal, Perm.DOSSIER_DOWNLOAD)
+    page = visible_page(session, principal, dossier_id, number)
+    dossier = session.get(Dossier, dossier_id)
+    assert dossier is not None  # visible_page found the page through it
+    return store.get(page.image_key), page.media_type, page.rotation or 0, download_stem(dossier)
 
 
 def lookup_records(
@@ -215,17 +261,26 @@ def lookup_records(
     person_id_number: str | None = None,
     unit_uscc: str | None = None,
     business_number: str | None = None,
+    unit_name: str | None = None,
     limit: int = 100,
 ) -> list[Dossier]:
-    """Dossiers linked to one case record: a person, a unit or a business number."""
+    """Dossiers linked to one case record: a person, a unit (by code or part of its name) or a
+    business number."""
     require(principal, Perm.RECORD_LOOKUP)
-    given = [v for v in (person_id_number, unit_uscc, business_number) if v]
+    given = [v for v in (person_id_number, unit_uscc, business_number, unit_name) if v]
     if len(given) != 1:
-        raise Invalid("one_key_required", "请只提供一项：公民身份号码、统一社会信用代码或业务编号")
+        raise Invalid("one_key_required", "请只提供一项：公民身份号码、统一社会信用代码、单位名称或业务编号")
     if person_id_number and not re.fullmatch(r"[0-9]{17}[0-9Xx]", person_id_number):
         raise Invalid("invalid_id_number", "公民身份号码应为 18 位（最后一位可为 X）")
     if unit_uscc and not re.fullmatch(r"[0-9A-Za-z]{18}", unit_uscc):
         raise Invalid("invalid_uscc", "统一社会信用代码应为 18 位字母或数字")
-    flt = DossierFilter(person_id_number=person_id_number, unit_uscc=unit_uscc, business_number=business_number)
+    if unit_name is not None and not 2 <= len(unit_name.strip()) <= 100:
+        raise Invalid("invalid_unit_name", "单位名称请输入 2 到 100 个字")
+    flt = DossierFilter(
+        person_id_number=person_id_number,
+        unit_uscc=unit_uscc,
+        business_number=business_number,
+        unit_name=unit_name.strip() if unit_name else None,
+    )
     rows, _ = list_dossiers(session, principal, flt, None, limit)
     return rows

@@ -396,3 +396,17 @@ class ArchiveNumberCounter(Base):
     __tablename__ = "archive_number_counters"
     prefix: Mapped[str] = mapped_column(String(100), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Office(Base):
+    """经办机构: an office code users, batches and dossiers carry, with the name people know it by.
+
+    Offices are listed here so that forms can offer them; a user or batch may still carry a valid
+    code that is not (yet) listed (``archive.identity.offices``)."""
+
+    __tablename__ = "offices"
+    id: Mapped[str] = _id()
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
