@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from api.schemas import BatchDossierOut, BatchFileOut, BatchOut, BatchProblemOut, BatchProgress, BatchSummaryOut
 from archive.errors import Invalid, NotFound
+from archive.identifiers import mask_numbers
 from archive.identity.principal import ALL_OFFICES, Principal
 from archive.identity.roles import VISIBLE_STATUSES
 from archive.intake.manager import sniff
@@ -338,7 +339,7 @@ def _details(
                         dossier=row.id,
                         archive_number=row.archive_number,
                         code=str(problem.get("code", "")),
-                        detail=str(problem.get("detail", "")),
+                        detail=mask_numbers(str(problem.get("detail", ""))),  # as the review queue shows it
                         page=problem.get("page") if isinstance(problem.get("page"), int) else None,
                     ),
                 )

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
 from api.security import RateLimiter
@@ -28,6 +29,18 @@ SESSION_COOKIE = "archive_session"
 CSRF_COOKIE = "archive_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _meaningful(text: str) -> str:
+    """A reason as logged: stripped, and still at least two characters."""
+    text = text.strip()
+    if len(text) < 2:
+        raise ValueError("原因至少须有 2 个字（不计空白）")
+    return text
+
+
+# The reason a download or export requires: blank padding does not count (422 otherwise).
+MEANINGFUL = AfterValidator(_meaningful)
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

@@ -171,10 +171,16 @@ def ingest(
 
 @main.command()
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--serve", "then_serve", is_flag=True, help="入库后创建示例用户并启动网页与 API（仅本机）")
+@click.option(
+    "--serve/--no-serve",
+    "then_serve",
+    default=True,
+    show_default=True,
+    help="入库后创建示例用户并启动网页与 API（仅本机）",
+)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def demo(report: Path | None, then_serve: bool, port: int) -> None:
-    """入库示例批次（含分隔页的扫描件）并打印汇总；--serve 随后启动 API。"""
+    """入库示例批次（含分隔页的扫描件）并打印汇总，随后创建示例用户并启动网页（--no-serve 只入库）。"""
     settings = get_settings()
     report = report or settings.home / "demo-report.jsonl"
     report.parent.mkdir(parents=True, exist_ok=True)

@@ -61,10 +61,21 @@ def problem_detail(gaps: list[str]) -> str:
     return f"未识别到必备著录项：{'、'.join(gaps)}（GB/T 18894-2016），请核对补录后再归档"
 
 
-def composed_title(person_name: str | None, unit_name: str | None, business_type: str | None) -> str | None:
+def composed_title(
+    person_name: str | None, unit_name: str | None, business_type: str | None, unit_first: bool = False
+) -> str | None:
     """A 题名 composed (拟写) as 责任对象 + 业务 when the dossier prints none, e.g. "田志职工参保登记";
-    None when neither the person nor the unit, or the business type, is known."""
-    who = (person_name or "").strip() or (unit_name or "").strip()
+    the unit leads for a unit's business (``unit_first``: its key fields name the unit before the
+    person), e.g. "淄博金桥船务代理有限公司单位参保登记".  None when neither the person nor the unit,
+    or the business type, is known."""
+    person, unit = (person_name or "").strip(), (unit_name or "").strip()
+    who = (unit or person) if unit_first else (person or unit)
     if not who or not business_type or business_type == UNCLASSIFIED:
         return None
     return f"{who}{business_type}"
+
+
+def unit_leads(key_fields: tuple[str, ...]) -> bool:
+    """Whether a business type's 责任对象 is the unit: its key fields name the unit before the person."""
+    order = [f for f in key_fields if f in ("person_name", "unit_name")]
+    return bool(order) and order[0] == "unit_name"

@@ -20,7 +20,7 @@ from archive.runtime import open_runtime
 from archive.settings import Settings
 
 CHROMIUM = os.environ.get("ARCHIVE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--lang=zh-CN"]
 
 
 @dataclass(frozen=True)

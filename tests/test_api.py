@@ -3,10 +3,12 @@ sessions with CSRF, user administration and hardening.  Runs on SQLite and Postg
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import select
 
 from archive.records.models import AccessLogEntry, Dossier
@@ -139,8 +141,15 @@ def test_page_image_text_and_pdf_download_with_reason(app) -> None:
     headers = token(client, "caseworker")
     dossier = data.dossiers["a2"]
     image = client.get(f"{API}/dossiers/{dossier}/pages/1/image", headers=headers)
-    assert image.status_code == 200 and image.content == data.page_bytes[dossier]
-    assert image.headers["content-type"] == "image/png"
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    # a caseworker is served the page with their name and the time drawn in, at the scan's size
+    assert image.content != data.page_bytes[dossier]
+    with Image.open(io.BytesIO(image.content)) as served, Image.open(io.BytesIO(data.page_bytes[dossier])) as stored:
+        assert served.size == stored.size
+    # a reviewer, who corrects what OCR read, gets the scan as stored
+    r1 = data.dossiers["r1"]
+    clean = client.get(f"{API}/dossiers/{r1}/pages/1/image", headers=token(client, "reviewer"))
+    assert clean.status_code == 200 and clean.content == data.page_bytes[r1]
     assert client.get(f"{API}/dossiers/{dossier}/pages/2/image", headers=headers).status_code == 404
     assert client.get(f"{API}/dossiers/{data.dossiers['b1']}/pages/1/image", headers=headers).status_code == 404
     text = client.get(f"{API}/dossiers/{dossier}/text", headers=headers).json()
@@ -154,7 +163,13 @@ def test_page_image_text_and_pdf_download_with_reason(app) -> None:
     download = log_entries(settings, "download")[-1]
     assert (download.reason, download.targets, download.outcome) == ("待遇核定复查", [dossier], "allowed")
     views = log_entries(settings, "page_view")
-    assert [(v.outcome, v.detail["page"]) for v in views] == [("allowed", 1), ("denied", 2), ("denied", 1)]
+    shown = [(v.actor, v.outcome, v.detail["page"]) for v in views]
+    assert shown == [
+        ("caseworker", "allowed", 1),
+        ("reviewer", "allowed", 1),
+        ("caseworker", "denied", 2),
+        ("caseworker", "denied", 1),
+    ]
 
 
 def test_review_maker_checker_through_the_api(app) -> None:

@@ -143,8 +143,8 @@ def test_a_dossier_from_upload_to_audit(server, browser, requests, shots, dossie
     context, page = _signed_in(browser, server, requests, "wang.reviewer")
     assert page.url.endswith("/review")
     page.screenshot(path=str(shots / "review-queue.png"), full_page=True)
-    page.locator(f'a[href="/review/{dossier_id}"]').first.click()
-    page.wait_for_url(f"**/review/{dossier_id}")
+    assert page.locator(f'a[href="/review/{dossier_id}"]').count() >= 1  # queued for the second person
+    page.goto(f"{server.url}/review/{dossier_id}")
     page.locator("#btn-approve").wait_for()
     assert page.locator("#btn-approve").is_enabled()
     page.wait_for_load_state("load")  # review.js has bound its keys
@@ -180,6 +180,12 @@ def test_a_dossier_from_upload_to_audit(server, browser, requests, shots, dossie
         " return r.top < window.innerHeight && r.bottom > 0; }",
         arg=expected,
     )
+    page.wait_for_function(  # the page's image (watermarked for this reader) has arrived
+        "n => { const i = document.querySelector('#page-' + n + ' img'); return i.complete && i.naturalWidth > 0; }",
+        arg=expected,
+    )
+    page.evaluate("n => document.querySelector('#page-' + n + ' img').decode()", expected)
+    page.wait_for_timeout(300)  # painted
     page.screenshot(path=str(shots / "dossier.png"))
     # A download asks for a reason and carries the user's name on every page.
     page.locator("[data-download]").first.click()

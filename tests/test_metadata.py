@@ -6,6 +6,7 @@ from datetime import date
 
 from archive import metadata as describe
 from archive.metadata import Description
+from archive.taxonomy import load_taxonomy
 
 FULL = Description(
     title="田志职工参保登记",
@@ -42,6 +43,18 @@ def test_composed_title_needs_someone_and_a_business() -> None:
     assert describe.composed_title(" ", None, "退工备案") is None
     assert describe.composed_title("田志", None, "未分类") is None
     assert describe.composed_title("田志", None, None) is None
+    # A unit's business is titled after the unit, when one was read.
+    assert describe.composed_title("黄姬", "淄博金桥船务代理有限公司", "单位参保登记", unit_first=True) == (
+        "淄博金桥船务代理有限公司单位参保登记"
+    )
+    assert describe.composed_title("黄姬", None, "单位参保登记", unit_first=True) == "黄姬单位参保登记"
+
+
+def test_the_unit_leads_where_the_taxonomy_names_it_first() -> None:
+    taxonomy = load_taxonomy(None)
+    assert describe.unit_leads(taxonomy.by_name("单位参保登记").key_fields)
+    assert not describe.unit_leads(taxonomy.by_name("职工参保登记").key_fields)
+    assert not describe.unit_leads(())
 
 
 def test_the_number_is_not_missing_before_filing() -> None:

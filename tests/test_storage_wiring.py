@@ -44,10 +44,10 @@ def test_runtime_on_minio_serves_pages_and_hides_secrets(settings: Settings) -> 
         rt.close()
     assert not any(on_s3.objects_dir.glob("**/*.png")) if on_s3.objects_dir.exists() else True
     with running(on_s3, seeded=False) as (client, _):
-        caseworker = token(client, "caseworker")
-        a1 = data.dossiers["a1"]
-        image = client.get(f"/api/v1/dossiers/{a1}/pages/1/image", headers=caseworker)
-        assert image.status_code == 200 and image.content == data.page_bytes[a1]
+        reviewer = token(client, "reviewer")  # served the scan as stored (caseworkers: watermarked)
+        r1 = data.dossiers["r1"]
+        image = client.get(f"/api/v1/dossiers/{r1}/pages/1/image", headers=reviewer)
+        assert image.status_code == 200 and image.content == data.page_bytes[r1]
     es_secret = on_s3.model_copy(update={"es_url": "https://elastic:hunter2@es.example:9200"})
     with running(es_secret, seeded=False) as (client, _):
         shown = client.get("/api/v1/system/settings", headers=token(client, "admin")).json()["settings"]

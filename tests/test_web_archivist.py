@@ -92,7 +92,7 @@ def test_pages_render_for_the_archivist(settings: Settings) -> None:
         html = page.text
         for text in ("已识别页数", "已分类案卷", "已归档", "待审核", "问题", "处理完成", "aria-live"):
             assert text in html, text
-        assert f'href="/review/{data.dossiers["r1"]}"' in html  # the dossier awaiting review, linked
+        assert f'href="/dossiers/{data.dossiers["r1"]}"' in html  # the dossier awaiting review, in the viewer
         assert "low_confidence" in html and "低置信度" in html
         assert data.dossiers["a1"] not in html  # archived dossiers are counted, not listed
         assert f'data-batch-id="{ids[OFFICE_A]}"' in html and 'data-state="finished"' in html
@@ -216,7 +216,7 @@ def test_upload_from_the_web_session_then_the_batch_page(settings: Settings) -> 
         html = page.text
         assert "扫描_001.pdf" in html and "已入库" in html and "拒收" in html and "已完成" in html
         assert file_problem[0]["code"] in html
-        assert f'href="/review/{dossier["id"]}"' in html
+        assert f'href="/dossiers/{dossier["id"]}"' in html  # an archivist opens it in the viewer
         assert re.search(r'data-field="needs_review">1<', html)
         assert re.search(r'data-field="pages">2 / 2<', html)
 

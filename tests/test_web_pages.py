@@ -161,7 +161,11 @@ def test_pages_forbid_every_other_origin_and_errors_are_chinese_pages(settings) 
         assert client.get("/api/v1/health").headers["content-security-policy"].startswith("default-src 'none'")
         sign_in(client, "caseworker")
         missing = client.get("/no-such-page")
-        assert missing.status_code == 404 and "页面不存在" in missing.text and "text/html" in missing.headers["content-type"]
+        assert (
+            missing.status_code == 404
+            and "页面不存在" in missing.text
+            and "text/html" in missing.headers["content-type"]
+        )
         assert client.get("/api/v1/no-such").json()["error"]["code"] == "not_found"
         refused = client.get("/audit")
         assert refused.status_code == 403 and "无权" in refused.text

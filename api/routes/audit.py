@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from api.deps import AppState, DbDep, StateDep, authorise
+from api.deps import MEANINGFUL, AppState, DbDep, StateDep, authorise
 from api.errors import ERROR_RESPONSES, ErrorBody
 from archive.audit.export import export_csv, export_json
 from archive.audit.query import LogFilter, LogPage, query
@@ -168,7 +168,7 @@ def entries(
 )
 def export(
     *,
-    reason: Annotated[str, Query(min_length=2, max_length=200, description="导出原因（必填）")],
+    reason: Annotated[str, Query(min_length=2, max_length=200, description="导出原因（必填）"), MEANINGFUL],
     format: Annotated[Literal["csv", "json"], Query()] = "csv",
     flt: FilterDep,
     principal: Annotated[Principal, Depends(authorise(Perm.AUDIT_EXPORT, "export"))],

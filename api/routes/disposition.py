@@ -108,7 +108,7 @@ class ObjectOutcomeOut(BaseModel):
 
 
 class DisposalOut(BaseModel):
-    register: str
+    register_: str = Field(alias="register")  # "register" itself would shadow BaseModel.register
     finished: bool
     totals: dict[str, int]
     tried: list[ObjectOutcomeOut]
@@ -116,7 +116,7 @@ class DisposalOut(BaseModel):
 
 class ApprovalOut(BaseModel):
     appraisal: AppraisalOut
-    register: RegisterSummaryOut | None
+    register_: RegisterSummaryOut | None = Field(alias="register")
     extended_until: dict[str, str] | None
     holds: dict[str, Any] | None
     disposal: DisposalOut | None

@@ -57,8 +57,14 @@ def _worker(state: AppState) -> BatchWorker:
     return state.batches  # type: ignore[return-value]
 
 
-def _shared(**context: Any) -> dict[str, Any]:
+def opens_at(principal: Principal) -> str:
+    """Where a dossier of a batch opens: the review workbench for those who decide, else the viewer."""
+    return "/review/" if allowed(principal.role, Perm.REVIEW_DECIDE) else "/dossiers/"
+
+
+def _shared(principal: Principal, **context: Any) -> dict[str, Any]:
     return {
+        "open_base": opens_at(principal),
         "labels": LABELS,
         "state_badge": STATE_BADGE,
         "file_badge": FILE_BADGE,
@@ -103,6 +109,7 @@ def upload_page(request: Request, principal: PageUpload) -> HTMLResponse:
         "archivist_upload.html",
         principal,
         **_shared(
+            principal,
             limits=limits,
             limits_text={name: human_size(value) for name, value in limits.items() if name != "max_files"},
             accept=ACCEPT,
@@ -124,7 +131,9 @@ def history_page(
         request,
         "archivist_history.html",
         principal,
-        **_shared(batches=batches, more=more, before=before, can_upload=allowed(principal.role, Perm.BATCH_UPLOAD)),
+        **_shared(
+            principal, batches=batches, more=more, before=before, can_upload=allowed(principal.role, Perm.BATCH_UPLOAD)
+        ),
     )
 
 
@@ -142,5 +151,5 @@ def batch_page(request: Request, batch_id: str, principal: PageBatches) -> HTMLR
         request,
         "archivist_batch.html",
         principal,
-        **_shared(batch=out),
+        **_shared(principal, batch=out),
     )

@@ -31,7 +31,7 @@ from api.web.session import page_user
 from archive.errors import Invalid, TooMany
 from archive.identifiers import is_valid_id_number, is_valid_uscc
 from archive.identity.principal import ALL_OFFICES, Principal
-from archive.identity.roles import Perm, allowed
+from archive.identity.roles import Perm, allowed, sees_clean_scans
 from archive.reading import dossiers as reading
 from archive.reading.finding import HitContext, hit_context, mask_snippet, year_span
 from archive.reading.scope import not_found
@@ -216,7 +216,7 @@ def search_page(
     facets = result.facets if result else None
     years = list(range(span[1], span[0] - 1, -1)) if span else []
     for chosen in (year_from.strip(), year_to.strip()):
-        if chosen.isdigit() and int(chosen) not in years:
+        if re.fullmatch(r"[0-9]{4}", chosen) and int(chosen) not in years:
             years = sorted({*years, int(chosen)}, reverse=True)
     return page(
         request,
@@ -259,9 +259,11 @@ class PageView:
     thumbnail: str
 
 
-def _page_view(dossier_id: str, p: dict[str, Any]) -> PageView:
+def _page_view(dossier_id: str, p: dict[str, Any], served_upright: bool) -> PageView:
+    """A page of the viewer; ``served_upright``: the image endpoint turns it (and draws the reader's
+    watermark in), so the page needs no turning on screen."""
     width, height = max(int(p["width"] or 1), 1), max(int(p["height"] or 1), 1)
-    rotation = int(p.get("rotation") or 0) % 360
+    rotation = 0 if served_upright else int(p.get("rotation") or 0) % 360
     stored = (height, width) if rotation in (90, 270) else (width, height)
     number = int(p["number"])
     return PageView(
@@ -279,7 +281,7 @@ def _page_view(dossier_id: str, p: dict[str, Any]) -> PageView:
 
 
 def _page_number(value: str, count: int) -> int:
-    return min(max(int(value), 1), max(count, 1)) if value.isdigit() and len(value) <= 6 else 1
+    return min(max(int(value), 1), max(count, 1)) if re.fullmatch(r"[0-9]{1,6}", value) else 1
 
 
 def beijing_now() -> str:
@@ -298,7 +300,8 @@ def dossier_page(
         raise not_found(dossier_id)
     with state.trail.attempt(principal, "dossier_open", (dossier_id,)), state.rt.sessions() as session:
         data = reading.open_dossier(session, principal, dossier_id)
-    pages = [_page_view(dossier_id, p) for p in data["pages"]]
+    clean = sees_clean_scans(principal.role)  # else the images come watermarked: no overlay needed
+    pages = [_page_view(dossier_id, p, not clean) for p in data["pages"]]
     current = _page_number(page_, len(pages))
     downloads = allowed(principal.role, Perm.DOSSIER_DOWNLOAD)
     return page(
@@ -310,6 +313,7 @@ def dossier_page(
         pages=pages,
         current=current,
         can_download=downloads,
+        overlay=clean,
         pdf_url=f"{API}/dossiers/{dossier_id}/pdf" if downloads and data["has_pdf"] else None,
         reasons=DOWNLOAD_REASONS,
         opened_at=beijing_now(),

@@ -445,7 +445,8 @@ def workbench(
     state = _state(request)
     with state.trail.attempt(principal, "dossier_open", (dossier_id,)), state.rt.sessions() as session:
         data = reading.open_dossier(session, principal, dossier_id)
-        texts = reading.page_text(session, principal, dossier_id)
+        with state.trail.attempt(principal, "text_view", (dossier_id,)):  # the OCR text of every page
+            texts = reading.page_text(session, principal, dossier_id)
         loaded = session.get(Dossier, dossier_id)  # in the session already: its page rotations
         rotations = {p.number: p.rotation or 0 for p in loaded.pages} if loaded else {}
         items = service.queue(session, _office(principal), QUEUE_LIMIT)

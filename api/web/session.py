@@ -61,8 +61,10 @@ def next_of(request: Request) -> str:
 
 
 def safe_next(value: str | None) -> str:
-    """Only a path of this site (no scheme, no host, no ``//``) may follow sign-in."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a page of this site (no scheme, no host, no ``//``) may follow sign-in; never an API
+    route (a crafted link must not make a download or export, logged with its reason, in the
+    name of whoever signs in)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/api/")) or "\\" in value:
         return "/"
     return value
 
@@ -83,7 +85,8 @@ def page_user(perm: Perm | None = None, action: str = "page_view") -> Callable[.
             raise PasswordChangeRequired()
         if perm is not None and not allowed(principal.role, perm):
             detail = {"code": "forbidden_role", "path": request.url.path}
-            state.trail.record(principal, action, (), "denied", "", detail)
+            targets = tuple(str(v) for v in request.path_params.values())  # as the API's refusals name them
+            state.trail.record(principal, action, targets, "denied", "", detail)
             raise PageForbidden(principal)
         return principal
 

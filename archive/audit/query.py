@@ -97,7 +97,10 @@ def instant(value: str | datetime | date, *, end: bool = False) -> str:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
-        moment = datetime.combine(value + timedelta(days=1) if end else value, time())
+        try:
+            moment = datetime.combine(value + timedelta(days=1) if end else value, time())
+        except OverflowError:
+            raise Invalid("bad_time", f"时间超出可查询范围：{value!r}") from None
     elif isinstance(value, str):
         text = value.strip()
         try:
@@ -106,7 +109,7 @@ def instant(value: str | datetime | date, *, end: bool = False) -> str:
                 moment = datetime.combine(day + timedelta(days=1) if end else day, time())
             else:
                 moment = datetime.fromisoformat(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise Invalid(
                 "bad_time", f"时间格式无法识别：{value!r}（应为 ISO 8601，如 2026-03-01T09:00:00+08:00）"
             ) from None
@@ -114,7 +117,10 @@ def instant(value: str | datetime | date, *, end: bool = False) -> str:
         raise Invalid("bad_time", f"时间格式无法识别：{value!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    except OverflowError:  # a moment at the calendar's edge (9999-12-31 in a zone west of UTC…)
+        raise Invalid("bad_time", f"时间超出可查询范围：{value!r}") from None
 
 
 def bounds(flt: LogFilter) -> tuple[str | None, str | None]:

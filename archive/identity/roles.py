@@ -82,3 +82,9 @@ def allowed(role: str, perm: Perm) -> bool:
         return perm in GRANTS[Role(role)]
     except ValueError:
         return False
+
+
+def sees_clean_scans(role: str) -> bool:
+    """Whoever corrects what OCR read works on the scan as it is; everyone else is served page
+    images with their name, office and the time drawn in (upright), on screen as in downloads."""
+    return allowed(role, Perm.REVIEW_CORRECT)

@@ -312,7 +312,10 @@ def classify_dossiers(ctx: IngestContext, work: FileWork) -> None:
             )
         kind = ctx.taxonomy.by_name(decision.business_type)
         if not record.title:  # none printed: composed from the person or unit and the business
-            record.title = describe.composed_title(record.person_name, record.unit_name, decision.business_type)
+            unit_first = describe.unit_leads(kind.key_fields)
+            record.title = describe.composed_title(
+                record.person_name, record.unit_name, decision.business_type, unit_first
+            )
         gaps = describe.missing_before_filing(
             describe.Description(
                 title=record.title,

@@ -203,10 +203,11 @@ def visible_page(session: Session, principal: Principal, dossier_id: str, number
 
 def page_image(
     session: Session, store: ObjectStore, principal: Principal, dossier_id: str, number: int
-) -> tuple[bytes, str]:
-    """The page's image as scanned, read back through the store's hash check."""
+) -> tuple[bytes, str, int]:
+    """The page's image as scanned, read back through the store's hash check, with its turn to
+    upright (degrees)."""
     page = visible_page(session, principal, dossier_id, number)
-    return store.get(page.image_key), page.media_type
+    return store.get(page.image_key), page.media_type, page.rotation or 0
 
 
 def one_page_text(session: Session, principal: Principal, dossier_id: str, number: int) -> dict:

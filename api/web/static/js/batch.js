@@ -132,7 +132,7 @@
     const reviewIds = new Set(review.map((d) => d.id));
     const dossierLink = (id, number) => {
       const a = make("a", "", number || "（无档号）");
-      a.href = "/review/" + encodeURIComponent(id);
+      a.href = (panel.dataset.open || "/dossiers/") + encodeURIComponent(id);
       return a;
     };
     panel.querySelector('[data-list="review"]').replaceChildren(...review.map((d) => {
