@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from archive.runtime import open_runtime
 from archive.settings import Settings
-from tests.api_seed import PASSWORD, Seed, add_users, seed
+from tests.api_seed import OFFICE_B, PASSWORD, Seed, add_users, seed
 
 
 def api_settings(settings: Settings, **overrides) -> Settings:
@@ -20,14 +20,23 @@ def api_settings(settings: Settings, **overrides) -> Settings:
 
 @contextmanager
 def running(
-    settings: Settings, pool_factory=None, uploader: str = "archivist", seeded: bool = True, **overrides
+    settings: Settings,
+    pool_factory=None,
+    uploader: str = "archivist",
+    seeded: bool = True,
+    office_b_users: bool = False,
+    **overrides,
 ) -> Iterator[tuple[TestClient, Seed]]:
+    """The app over a seeded archive; ``office_b_users`` adds one user per role in office B too
+    (named ``<role>_b``)."""
     settings = api_settings(settings, **overrides)
     data = Seed()
     if seeded:
         rt = open_runtime(settings)
         try:
             add_users(rt)
+            if office_b_users:
+                add_users(rt, OFFICE_B, suffix="_b")
             data = seed(rt, uploader)
         finally:
             rt.close()

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from archive.runtime import open_runtime
 from archive.settings import Settings
 from tests.api_client import api_settings, running, token
-from tests.api_seed import OFFICE_B, PERSON_A, Seed, add_users
+from tests.api_seed import OFFICE_B, PERSON_A, Seed
 from tests.test_api import log_entries
 
 API = "/api/v1"
@@ -19,10 +18,7 @@ API = "/api/v1"
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[tuple[TestClient, Seed, Settings]]:
-    rt = open_runtime(api_settings(settings))
-    add_users(rt, OFFICE_B, suffix="_b")
-    rt.close()
-    with running(settings) as (client, data):
+    with running(settings, office_b_users=True) as (client, data):
         yield client, data, api_settings(settings)
 
 

@@ -20,7 +20,7 @@ from archive.records.models import Dossier, Page
 from archive.runtime import open_runtime
 from archive.settings import Settings
 from tests.api_client import api_settings, running, token
-from tests.api_seed import OFFICE_A, OFFICE_B, PERSON_A, Seed, add_users
+from tests.api_seed import OFFICE_A, PERSON_A, Seed
 from tests.test_api import log_entries
 from tests.web_client import sign_in
 
@@ -29,10 +29,7 @@ API = "/api/v1"
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[tuple[TestClient, Seed, Settings]]:
-    rt = open_runtime(api_settings(settings))
-    add_users(rt, OFFICE_B, suffix="_b")
-    rt.close()
-    with running(settings) as (client, data):
+    with running(settings, office_b_users=True) as (client, data):
         yield client, data, api_settings(settings)
 
 
