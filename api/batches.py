@@ -4,6 +4,11 @@ batches (scope, history, what each produced) shared by the API and the pages.
 
 Uploads wait in ``<home>/uploads/<token>/`` until their batch completes.  A batch left running by
 a stopped server is queued again at start-up (the pipeline resumes it: nothing is lost or done twice).
+
+Graceful shutdown (``stop``): the thread takes no further batch, finishes the file it is on for up
+to ``ARCHIVE_SHUTDOWN_GRACE_SECONDS`` and then stops between two steps; after the grace period the
+pages still awaited from OCR are given up (those read so far are kept by the pipeline's OCR cache).
+Either way the batch stays ``running`` in the database and the next start resumes it.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import queue
 import re
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import CancelledError, Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +38,28 @@ from archive.intake.manager import sniff
 from archive.pipeline.runner import engine_config, open_batch, run_batch
 from archive.records.models import Batch, BatchFile, Dossier, Original
 from archive.runtime import Runtime
-from ocr.pool import OcrPool, engine_name
+from ocr.pool import OcrPool, PageOutcome, engine_name
 
 log = logging.getLogger("archive.api.batches")
 ACCEPTED = {".pdf", ".tif", ".tiff", ".jpg", ".jpeg", ".png"}
 _UNSAFE = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
+ABORT_WAIT_S = 15.0  # after the grace period: how long the pages already in the OCR workers may take
+
+
+class ShuttingDown(BaseException):
+    """Raised inside the batch thread to stop a batch between two steps at shutdown.  Not an
+    ``Exception``: the pipeline refuses a file on any ``Exception``, and this must leave the file
+    pending (and the batch running) for the next start to resume."""
+
+
+class BatchEvents:
+    """What the batch thread reports as it works (``api.metrics.Metrics`` counts it); ignored by default."""
+
+    def page_read(self, seconds: float) -> None:
+        """One page came back from OCR, ``seconds`` of OCR time."""
+
+    def batch_done(self, outcome: str, seconds: float) -> None:
+        """A batch ended: ``finished``, ``failed`` or ``interrupted`` (by shutdown, resumed at the next start)."""
 
 
 @dataclass
@@ -47,6 +71,8 @@ class Progress:
     pages_done: int = 0
     error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Called by the pipeline's own thread where stopping is safe; raises ShuttingDown to stop there.
+    checkpoint: Callable[[bool], None] | None = field(default=None, repr=False, compare=False)
 
     def files(self, total: int) -> None:
         self.files_total = total
@@ -54,6 +80,8 @@ class Progress:
     def pages_found(self, count: int) -> None:
         with self.lock:
             self.pages_total += count
+        if self.checkpoint is not None:
+            self.checkpoint(False)  # a file's pages are about to be read: stop here only when aborting
 
     def page_done(self) -> None:
         with self.lock:
@@ -62,6 +90,58 @@ class Progress:
     def file_done(self, source: str, status: str) -> None:
         with self.lock:
             self.files_done += 1
+        if self.checkpoint is not None:
+            self.checkpoint(True)  # a file is committed: the place to stop at shutdown
+
+
+class _StoppablePool:
+    """The batch's OCR pool as the pipeline sees it: each page read is reported, and at a hard stop
+    every page still awaited fails with ``ShuttingDown`` instead of being waited for."""
+
+    def __init__(self, pool: OcrPool, aborting: threading.Event, events: BatchEvents) -> None:
+        self._pool = pool
+        self._aborting = aborting
+        self._events = events
+        self._lock = threading.Lock()
+        self._awaited: set[Future[PageOutcome]] = set()
+        self.capacity = pool.capacity
+
+    def submit(self, data: bytes) -> Future[PageOutcome]:
+        with self._lock:
+            if self._aborting.is_set():
+                raise ShuttingDown()
+            inner = self._pool.submit(data)
+            outer: Future[PageOutcome] = Future()
+            self._awaited.add(outer)
+        outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
+        inner.add_done_callback(lambda f: self._settle(outer, f))
+        return outer
+
+    def _settle(self, outer: Future[PageOutcome], inner: Future[PageOutcome]) -> None:
+        with self._lock:
+            self._awaited.discard(outer)
+        try:
+            if inner.cancelled():
+                outer.set_exception(CancelledError())  # the pipeline reads it as a lost page
+            elif (exc := inner.exception()) is not None:
+                outer.set_exception(exc)
+            else:
+                outcome = inner.result()
+                if outcome.error is None:
+                    self._events.page_read(outcome.seconds)
+                outer.set_result(outcome)
+        except InvalidStateError:  # cancelled by the pipeline, or failed by abort(): nobody waits
+            pass
+
+    def abort(self) -> None:
+        with self._lock:
+            awaited, self._awaited = list(self._awaited), set()
+        for future in awaited:
+            with contextlib.suppress(InvalidStateError):
+                future.set_exception(ShuttingDown())
+
+    def close(self, cancel: bool = False) -> None:
+        self._pool.close(cancel=cancel)
 
 
 def safe_name(filename: str | None, position: int) -> str:
@@ -85,21 +165,68 @@ def check_upload(name: str, head: bytes) -> None:
 
 
 class BatchWorker:
-    def __init__(self, rt: Runtime, pool_factory: Callable[[], OcrPool] | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        pool_factory: Callable[[], OcrPool] | None = None,
+        events: BatchEvents | None = None,
+    ) -> None:
         self.rt = rt
         self.pool_factory = pool_factory
+        self.events = events or BatchEvents()
         self.uploads = rt.settings.home / "uploads"
         self.progress: dict[str, Progress] = {}
         self._jobs: queue.Queue[tuple[str, list[str], str, str] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="batch-worker", daemon=True)
+        self._stopping = threading.Event()  # take no further batch; stop once the current file is done
+        self._aborting = threading.Event()  # the grace period is over: stop at the next step
+        self._pool: _StoppablePool | None = None
+        self._running: str | None = None
 
     def start(self) -> None:
         self._thread.start()
         self._requeue_unfinished()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._jobs.put(None)
-        self._thread.join(timeout)
+    def stop(self, grace: float | None = None) -> bool:
+        """Stop the thread: the file being processed may finish for ``grace`` seconds (default
+        ``ARCHIVE_SHUTDOWN_GRACE_SECONDS``), then the batch stops where it is.  An unfinished batch
+        stays ``running`` in the database and is resumed at the next start.  True when the thread ended."""
+        self._stopping.set()
+        self._jobs.put(None)  # wakes an idle thread
+        if not self._thread.is_alive():
+            return True
+        grace = self.rt.settings.shutdown_grace_seconds if grace is None else grace
+        busy = self._running
+        if busy is not None:
+            log.info("batch worker stopping", extra={"batch_id": busy, "grace_s": grace})
+        self._thread.join(grace if busy is not None else max(grace, 1.0))  # idle: it wakes on the sentinel
+        if self._thread.is_alive():
+            log.warning("batch not at a file boundary after the grace period; stopping it", extra={"grace_s": grace})
+            self._aborting.set()
+            pool = self._pool
+            if pool is not None:
+                pool.abort()
+            self._thread.join(ABORT_WAIT_S)
+        if self._thread.is_alive():
+            log.error("batch worker still running at shutdown; the batch resumes at the next start")
+            return False
+        return True
+
+    def _checkpoint(self, between_files: bool) -> None:
+        if self._aborting.is_set() or (between_files and self._stopping.is_set()):
+            raise ShuttingDown()
+
+    def _new_pool(self) -> OcrPool:
+        """The pipeline's pool factory: the configured pool (or the one given), seen through _StoppablePool."""
+        if self._aborting.is_set():
+            raise ShuttingDown()
+        if self.pool_factory is not None:
+            pool = self.pool_factory()
+        else:
+            s = self.rt.settings
+            pool = OcrPool(engine_config(self.rt), s.ocr_workers, s.ocr_recycle_pages, s.max_image_pixels)
+        self._pool = _StoppablePool(pool, self._aborting, self.events)
+        return self._pool  # type: ignore[return-value]  # the same submit/close/capacity
 
     @property
     def alive(self) -> bool:
@@ -109,7 +236,13 @@ class BatchWorker:
     @property
     def queue_depth(self) -> int:
         """Batches uploaded and waiting for the thread (the one being processed not counted)."""
-        return self._jobs.qsize()
+        with self._jobs.mutex:  # stop()'s wake-up (None) is no batch
+            return sum(1 for job in self._jobs.queue if job is not None)
+
+    @property
+    def current(self) -> str | None:
+        """The batch being processed now, if any."""
+        return self._running
 
     def new_folder(self) -> Path:
         folder = self.uploads / secrets.token_hex(16)
@@ -153,10 +286,15 @@ class BatchWorker:
                     path.parent.rmdir()  # only when empty
 
     def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while not self._stopping.is_set() and (job := self._jobs.get()) is not None:
+            if self._stopping.is_set():  # taken while stopping: stays running in the database
+                break
             batch_id, sources, office, user = job
             progress = self.progress.setdefault(batch_id, Progress())
+            progress.checkpoint = self._checkpoint
             progress.state = "running"
+            self._running, started = batch_id, time.perf_counter()
+            outcome = "failed"
             try:
                 run_batch(
                     self.rt,
@@ -165,15 +303,22 @@ class BatchWorker:
                     user=user,
                     emit=lambda line: None,
                     progress=progress,
-                    pool_factory=self.pool_factory,
+                    pool_factory=self._new_pool,
                     opened=(batch_id, True),
                 )
-                progress.state = "finished"
+                progress.state, outcome = "finished", "finished"
                 self._clean(batch_id)
+            except ShuttingDown:
+                log.info("batch interrupted by shutdown; resumes at the next start", extra={"batch_id": batch_id})
+                progress.state, outcome = "queued", "interrupted"
+                break
             except Exception as exc:  # the batch stays resumable; the status shows why it stopped
                 log.exception("batch failed", extra={"batch_id": batch_id})
                 progress.state, progress.error = "failed", "批次处理中断，已保留上传文件，重启服务后将继续"
                 del exc
+            finally:
+                self._running, self._pool = None, None
+                self.events.batch_done(outcome, time.perf_counter() - started)
 
 
 # -- reading batches: the API routes and the pages call these ------------------------------------

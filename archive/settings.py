@@ -110,6 +110,22 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = Field(
         default=None, description="Reverse proxies whose X-Forwarded-For is trusted (uvicorn's forwarded_allow_ips)."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token a Prometheus scraper sends to GET /metrics (Authorization: Bearer <token>); "
+            "unset or empty: /metrics answers 404.  Use a long random value."
+        ),
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description=(
+            "At shutdown (SIGTERM), how long the batch worker may finish the file it is on; "
+            "then it stops between two steps and the batch resumes at the next start."
+        ),
+    )
 
     @property
     def db_url(self) -> str:

@@ -8,8 +8,10 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from starlette.routing import Mount
 
-from api.app import API_PREFIX, PUBLIC_ROUTES, ROUTERS
+from api.app import API_PREFIX, OPERATOR_ROUTES, PUBLIC_ROUTES, ROUTERS
 from api.deps import current_principal
 from archive.identity.roles import Role, allowed
 from archive.settings import Settings
@@ -89,12 +91,42 @@ def test_every_route_refuses_anonymous_and_wrong_roles(client: TestClient) -> No
     assert checked_403 >= 60
 
 
-def test_public_routes_are_only_sign_in_health_and_docs() -> None:
+def test_public_routes_are_only_sign_in_health_readiness_and_docs() -> None:
     assert {path for _, path in PUBLIC_ROUTES} == {
         "/api/v1/auth/token",
         "/api/v1/auth/session",
         "/api/v1/health",
+        "/api/v1/ready",
         "/openapi.json",
         "/docs",
         "/docs/oauth2-redirect",
     }
+    assert {("GET", "/metrics")} == OPERATOR_ROUTES  # the Prometheus scrape: its own token, no user
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_routes_on_the_app_itself_are_public_or_operator_routes(client: TestClient) -> None:
+    """A route added on the app directly (not through ``ROUTERS`` or the web pages) must be listed
+    here as public or operator; the operator route stays out of the OpenAPI document."""
+    known = {path for _, path in PUBLIC_ROUTES | OPERATOR_ROUTES}
+    direct = {
+        route.path
+        for route in client.app.routes
+        if not isinstance(route, Mount) and getattr(route, "methods", None) and getattr(route, "path", None)
+    }
+    assert direct and direct <= known, f"unlisted routes on the app: {direct - known}"
+    assert not {path for _, path in OPERATOR_ROUTES} & set(client.app.openapi()["paths"])
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_metrics_refuse_everyone_without_the_scrape_token(settings: Settings) -> None:
+    """No user reaches /metrics, whatever their role: only the configured token does, and every
+    refusal looks like a page that does not exist."""
+    with running(settings, metrics_token=SecretStr("scrape-" + "x" * 32)) as (client, _):
+        assert client.get("/metrics", headers={"Authorization": "Bearer scrape-" + "x" * 32}).status_code == 200
+        tries = [{}, {"Authorization": "Bearer arc_forged"}, {"Authorization": "Bearer scrape-" + "x" * 31}]
+        tries += [token(client, role.value) for role in Role]
+        for headers in tries:
+            refused = client.get("/metrics", headers=headers)
+            assert refused.status_code == 404, headers
+            assert refused.text == client.get("/no-such-page", headers=headers).text

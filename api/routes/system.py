@@ -4,16 +4,16 @@ taxonomy (read and save), and the system status (database, queues, OCR, storage,
 from __future__ import annotations
 
 import shutil
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from api import health
 from api.deps import AppState, StateDep, authorise
 from api.errors import ERROR_RESPONSES
 from api.schemas import StatusPart, SystemStatus, TaxonomyIn, TaxonomyOut, TaxonomySaved, TaxonomyTypeOut
@@ -133,20 +133,15 @@ def _part(key: str, label: str, status: str, message: str, **facts: Any) -> Stat
     return StatusPart(key=key, label=label, status=status, message=message, facts=facts)
 
 
-def _failure(exc: Exception) -> str:
-    return getattr(exc, "message", None) or type(exc).__name__
+_failure = health.failure
 
 
 def _database(state: AppState) -> StatusPart:
-    dialect = state.rt.db.dialect.name
-    label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(dialect, dialect)
-    started = time.perf_counter()
-    try:
-        with state.rt.sessions() as session:
-            revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except Exception as exc:  # noqa: BLE001 — the answer is the status
-        return _part("database", "数据库", "error", f"数据库（{label}）无法访问：{_failure(exc)}", dialect=dialect)
-    ms = round((time.perf_counter() - started) * 1000, 1)
+    check = health.database(state.rt)
+    dialect, label = check.facts["dialect"], check.facts["label"]
+    if not check.ok:
+        return _part("database", "数据库", "error", check.message, dialect=dialect)
+    revision, ms = check.facts["revision"], check.facts["latency_ms"]
     status = "ok" if ms < 1000 else "warn"
     slow = "" if status == "ok" else "，响应偏慢"
     return _part(
@@ -174,8 +169,7 @@ def _queue_counts(state: AppState) -> dict[str, Any]:
     return {"batches": batches, "pending": pending, "oldest": as_utc(oldest) if oldest else None}
 
 
-def _worker_alive(worker: Any) -> bool:
-    return bool(getattr(worker, "alive", False))  # api.batches.BatchWorker
+_worker_alive = health.worker_alive
 
 
 def _queue(state: AppState, counts: dict[str, Any], now: datetime) -> StatusPart:
@@ -253,18 +247,6 @@ def _last_integrity(state: AppState) -> dict[str, Any]:
     return {"facts": facts, "newest": newest}
 
 
-def _probe(state: AppState, newest: str | None) -> str | None:
-    """None when the store answers; else why not.  Reads only: the newest original's metadata."""
-    try:
-        if newest is not None:
-            state.rt.store.stat(newest)
-        else:
-            state.rt.store.exists("health/probe")
-    except Exception as exc:  # noqa: BLE001 — the answer is the status
-        return _failure(exc)
-    return None
-
-
 def _storage(state: AppState, now: datetime) -> StatusPart:
     label = store_label(state.rt.store)
     found = _last_integrity(state)
@@ -272,7 +254,7 @@ def _storage(state: AppState, now: datetime) -> StatusPart:
     usage = shutil.disk_usage(state.rt.settings.home)
     free = usage.free / usage.total if usage.total else 1.0
     facts.update(disk_free_bytes=usage.free, disk_free_share=round(free, 3))
-    failed = _probe(state, found["newest"])
+    failed = health.probe_store(state.rt, found["newest"])
     if failed is not None:
         return _part("storage", "存储", "error", f"对象存储无法读取：{label}，{failed}", **facts)
     if facts["failing_objects"]:
@@ -300,8 +282,11 @@ def _index(state: AppState, counts: dict[str, Any], now: datetime) -> StatusPart
     label = {"tantivy": "内置检索索引", "elasticsearch": "Elasticsearch"}.get(backend, backend)
     pending, oldest = counts["pending"], counts["oldest"]
     facts: dict[str, Any] = {"backend": backend, "search_pending": pending}
+    check = health.index(state.rt)
+    if not check.ok:
+        return _part("index", "检索索引", "error", f"{label}无法访问：{check.facts['why']}", **facts)
+    facts["pages"] = check.facts["pages"]
     try:
-        facts["pages"] = state.rt.search.count()
         advice = state.rt.search.advice()
     except Exception as exc:  # noqa: BLE001 — the answer is the status
         return _part("index", "检索索引", "error", f"{label}无法访问：{_failure(exc)}", **facts)
