@@ -599,9 +599,11 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     logs.configure(settings.home / "logs" / "archive.jsonl")
     console.print(f"网页地址：http://{host}:{port}/  （API：http://{host}:{port}/api/v1，文档：/docs）")
+    console.print(f"日志（JSON，每行一条）：{settings.home / 'logs' / 'archive.jsonl'}")
     proxies = settings.forwarded_allow_ips
     uvicorn.run(
         create_app(settings),
+        log_config=None,  # uvicorn's own lines (start, stop, each request) go to the JSON log too
         host=host,
         port=port,
         proxy_headers=bool(proxies),

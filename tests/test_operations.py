@@ -6,6 +6,7 @@ process and through a real ``archive serve`` stopped with SIGTERM."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -414,8 +415,11 @@ def test_sigterm_during_a_batch_then_restart_stores_every_page_once(
             assert [f.status for f in records] == first_run
     finally:
         rt.close()
-    assert "Application shutdown complete" in (home / "server.log").read_text(encoding="utf-8")
     log = (home / "logs" / "archive.jsonl").read_text(encoding="utf-8")
+    lines = [json.loads(line) for line in log.splitlines()]  # uvicorn's own lines are JSON too
+    assert any(e["logger"] == "uvicorn.error" and e["event"] == "Application shutdown complete." for e in lines)
+    served = [e for e in lines if e["logger"] == "uvicorn.access"]
+    assert served and all("/api/v1/health" not in e["event"] for e in served)  # probes stay out
     assert "batch interrupted by shutdown" in log
 
     with serving(home, **overrides) as server, httpx.Client(base_url=server.url, timeout=30) as http:
