@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import sys
 from collections import Counter
@@ -597,7 +598,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from api.app import create_app
 
-    logs.configure(settings.home / "logs" / "archive.jsonl")
+    logs.configure(settings.home / "logs" / "archive.jsonl", echo=logging.WARNING)
     console.print(f"网页地址：http://{host}:{port}/  （API：http://{host}:{port}/api/v1，文档：/docs）")
     console.print(f"日志（JSON，每行一条）：{settings.home / 'logs' / 'archive.jsonl'}")
     proxies = settings.forwarded_allow_ips

@@ -24,8 +24,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def configure(log_file: Path | None, level: int = logging.INFO) -> None:
-    """Send the project's logs as JSON lines to ``log_file`` (or stderr), and quiet chatty libraries."""
+def configure(log_file: Path | None, level: int = logging.INFO, echo: int | None = None) -> None:
+    """Send the project's logs as JSON lines to ``log_file`` (or stderr), and quiet chatty libraries.
+    ``echo``: also show records of this level and above on stderr (a server's warnings and errors,
+    such as a port already in use, must not hide in the file)."""
     handler: logging.Handler
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -33,8 +35,14 @@ def configure(log_file: Path | None, level: int = logging.INFO) -> None:
     else:
         handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    handlers = [handler]
+    if echo is not None and log_file is not None:
+        shown = logging.StreamHandler()
+        shown.setLevel(echo)
+        shown.setFormatter(JsonFormatter())
+        handlers.append(shown)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level)
     for noisy in ("pypdf", "PIL", "alembic", "ppocr", "paddlex", "paddle", "RapidOCR"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
