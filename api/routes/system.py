@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -18,6 +18,7 @@ from api.deps import AppState, StateDep, authorise
 from api.errors import ERROR_RESPONSES
 from api.schemas import StatusPart, SystemStatus, TaxonomyIn, TaxonomyOut, TaxonomySaved, TaxonomyTypeOut
 from archive import __version__, taxonomy_edit
+from archive.audit.query import LOCAL as BEIJING  # Asia/Shanghai, the offices' time
 from archive.classify.store import model_labels
 from archive.errors import Forbidden
 from archive.identity.principal import ALL_OFFICES, Principal
@@ -27,8 +28,6 @@ from archive.indexing.backend import backend_name
 from archive.integrity.run import AUDIT_ACTION, store_label
 from archive.records.models import AccessLogEntry, Batch, FixityCheck, Original, SearchPending, as_utc
 from archive.settings import Settings
-
-BEIJING = timezone(timedelta(hours=8))
 
 router = APIRouter(prefix="/system", tags=["系统"], responses=ERROR_RESPONSES)
 Admin = Annotated[Principal, Depends(authorise(Perm.USER_ADMIN, "admin"))]

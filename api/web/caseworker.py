@@ -26,7 +26,7 @@ from starlette.responses import Response
 from api.deps import AppState
 from api.routes.records import run_lookup
 from api.routes.search import SearchParams, run_search
-from api.web.render import BEIJING, office_label, page
+from api.web.render import local_time, office_label, page
 from api.web.session import page_user
 from archive.errors import Invalid, TooMany
 from archive.identifiers import is_valid_id_number, is_valid_uscc
@@ -285,7 +285,7 @@ def _page_number(value: str, count: int) -> int:
 
 
 def beijing_now() -> str:
-    return datetime.now(UTC).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return local_time(datetime.now(UTC))
 
 
 @router.get("/dossiers/{dossier_id}")

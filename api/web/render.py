@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +13,13 @@ from starlette.responses import HTMLResponse
 from api.web.nav import current_of, items_for
 from api.web.session import csrf_of
 from archive import __version__
+from archive.audit.query import LOCAL as BEIJING  # Asia/Shanghai, the offices' time
 from archive.identity.principal import ALL_OFFICES, Principal
 from archive.identity.roles import ROLE_ZH, Role
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
-BEIJING = timezone(timedelta(hours=8))
 STATUS_ZH = {
     "archived": "已归档",
     "needs_review": "待审核",

@@ -324,9 +324,7 @@ def history_view(events: list[dict]) -> list[dict]:
     return out
 
 
-def page_views(
-    dossier: dict, texts: list[dict], rotations: dict[int, int], problems: list[dict], low: float
-) -> list[dict]:
+def page_views(dossier: dict, texts: list[dict], problems: list[dict], low: float) -> list[dict]:
     """Each page: its OCR text and lines (low-confidence ones flagged), rotation and problems."""
     text_of = {t["number"]: t for t in texts}
     out = []
@@ -349,7 +347,7 @@ def page_views(
                 "height": p["height"],
                 "confidence": conf,
                 "low": conf is not None and conf < low,
-                "rotation": rotations.get(n, 0) % 360,
+                "rotation": (p.get("rotation") or 0) % 360,
                 "text": t.get("text", ""),
                 "lines": lines,
                 "problems": [q for q in problems if q["page"] == n],
@@ -447,8 +445,6 @@ def workbench(
         data = reading.open_dossier(session, principal, dossier_id)
         with state.trail.attempt(principal, "text_view", (dossier_id,)):  # the OCR text of every page
             texts = reading.page_text(session, principal, dossier_id)
-        loaded = session.get(Dossier, dossier_id)  # in the session already: its page rotations
-        rotations = {p.number: p.rotation or 0 for p in loaded.pages} if loaded else {}
         items = service.queue(session, _office(principal), QUEUE_LIMIT)
         position = _position(items, dossier_id)
         resume = _decidable_before(session, items[:position], principal.name) if position else 0
@@ -461,7 +457,7 @@ def workbench(
         principal,
         d=data,
         problems=problems,
-        pages=page_views(data, texts, rotations, problems, state.rt.settings.low_confidence),
+        pages=page_views(data, texts, problems, state.rt.settings.low_confidence),
         low_threshold=state.rt.settings.low_confidence,
         fields=field_views(data),
         facts=fixed_facts(data),

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
+from archive.audit.query import LOCAL as BEIJING  # Asia/Shanghai, the offices' time
 from archive.identity.principal import ALL_OFFICES, Principal
 from archive.records.models import Batch, Dossier, Page
 
-BEIJING = timezone(timedelta(hours=8))  # Asia/Shanghai: no daylight saving since 1991
 STATUS_ORDER = ("archived", "needs_review", "rejected", "destroyed")
 GONE = "destroyed"
 # Confidence bins: [low, high), the last one closed (1.0 belongs to it).

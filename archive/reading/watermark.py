@@ -12,13 +12,14 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject
 
-BEIJING = timezone(timedelta(hours=8))
+from archive.audit.query import LOCAL as BEIJING  # Asia/Shanghai, the offices' time
+
 ANGLE = 30.0  # degrees counter-clockwise of the diagonal text
 OPACITY = 0.22  # of the diagonal text
 INK = (150, 20, 20)  # dark red: visible on white paper and on black print alike

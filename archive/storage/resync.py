@@ -53,8 +53,21 @@ class Failure:
     detail: str
 
 
+class _Outcome:
+    """What a replicate or restore run reports beyond its counts: ok when nothing failed."""
+
+    failed: list[Failure]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}  # type: ignore[call-overload]  # subclasses are dataclasses
+
+
 @dataclass
-class ReplicateReport:
+class ReplicateReport(_Outcome):
     checked: int = 0
     in_sync: int = 0
     copied: int = 0
@@ -63,28 +76,14 @@ class ReplicateReport:
     bytes: int = 0
     failed: list[Failure] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
-
 
 @dataclass
-class RestoreReport:
+class RestoreReport(_Outcome):
     checked: int = 0
     healthy: int = 0
     restored: list[str] = field(default_factory=list)
     bytes: int = 0
     failed: list[Failure] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
 
 
 def _noop() -> None:
