@@ -106,11 +106,11 @@ class _StoppablePool:
         self._awaited: set[Future[PageOutcome]] = set()
         self.capacity = pool.capacity
 
-    def submit(self, data: bytes) -> Future[PageOutcome]:
+    def submit(self, data: bytes, image_key: str = "") -> Future[PageOutcome]:
         with self._lock:
             if self._aborting.is_set():
                 raise ShuttingDown()
-            inner = self._pool.submit(data)
+            inner = self._pool.submit(data, image_key)
             outer: Future[PageOutcome] = Future()
             self._awaited.add(outer)
         outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
@@ -216,15 +216,11 @@ class BatchWorker:
         if self._aborting.is_set() or (between_files and self._stopping.is_set()):
             raise ShuttingDown()
 
-    def _new_pool(self) -> OcrPool:
-        """The pipeline's pool factory: the configured pool (or the one given), seen through _StoppablePool."""
+    def _stoppable(self, pool: OcrPool) -> OcrPool:
+        """The pipeline's view of each pool the batch makes (in-process or Celery): stoppable."""
         if self._aborting.is_set():
+            pool.close(cancel=True)
             raise ShuttingDown()
-        if self.pool_factory is not None:
-            pool = self.pool_factory()
-        else:
-            s = self.rt.settings
-            pool = OcrPool(engine_config(self.rt), s.ocr_workers, s.ocr_recycle_pages, s.max_image_pixels)
         self._pool = _StoppablePool(pool, self._aborting, self.events)
         return self._pool  # type: ignore[return-value]  # the same submit/close/capacity
 
@@ -303,7 +299,8 @@ class BatchWorker:
                     user=user,
                     emit=lambda line: None,
                     progress=progress,
-                    pool_factory=self._new_pool,
+                    pool_factory=self.pool_factory,
+                    wrap_pool=self._stoppable,
                     opened=(batch_id, True),
                 )
                 progress.state, outcome = "finished", "finished"

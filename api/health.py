@@ -1,6 +1,6 @@
 """Read-only checks shared by the readiness probe (``GET /api/v1/ready``) and the administrators'
 system status (``GET /api/v1/system/status``): the database answers, the object store can be read,
-the search index answers, the batch thread is alive.
+the search index answers, the batch thread is alive, and with Celery the broker answers.
 
 Every check only reads (the store is probed with ``stat``/``exists``, never a write) and answers a
 ``Check``: ok or not, a stable code, a Chinese message and the facts behind it.  Failures are
@@ -99,6 +99,20 @@ def worker(batches: Any) -> Check:
     return Check(True, OK, "批次处理线程运行中")
 
 
+def broker(rt: Runtime) -> Check:
+    """With ``ARCHIVE_BROKER_URL``: Redis answers, and how many pages and files wait for a worker."""
+    from archive.distributed.queues import queue_lengths
+
+    try:
+        waiting = queue_lengths(rt.settings)
+    except Exception as exc:  # noqa: BLE001 — the answer is the check
+        why = failure(exc)
+        return Check(
+            False, "broker_unavailable", f"任务队列（Redis）无法访问，批次的 OCR 与归档会停下：{why}", {"why": why}
+        )
+    return Check(True, OK, "任务队列可用", {"waiting": waiting})
+
+
 def readiness(rt: Runtime, batches: Any) -> dict[str, Check]:
     """Everything a load balancer needs before sending traffic.  The store is probed with the
     newest original's metadata, or with a probe key when the database cannot name one."""
@@ -112,4 +126,6 @@ def readiness(rt: Runtime, batches: Any) -> dict[str, Check]:
     checks["storage"] = storage(rt, key)
     checks["index"] = index(rt)
     checks["worker"] = worker(batches)
+    if rt.settings.broker_url:
+        checks["broker"] = broker(rt)
     return checks

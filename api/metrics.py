@@ -112,6 +112,7 @@ class _Live(Collector):
     def describe(self) -> Iterable[Metric]:
         yield GaugeMetricFamily("archive_batch_queue_depth", "Uploaded batches waiting or being processed.")
         yield GaugeMetricFamily("archive_search_pending", "Dossiers waiting to be (re)indexed for search.")
+        yield GaugeMetricFamily("archive_task_queue_messages", "Celery tasks waiting in the broker, by queue.")
 
     def collect(self) -> Iterable[Metric]:
         state = self.state
@@ -133,6 +134,25 @@ class _Live(Collector):
         yield GaugeMetricFamily(
             "archive_search_pending", "Dossiers waiting to be (re)indexed for search.", value=pending
         )
+        if state.rt.settings.broker_url:
+            yield from _task_queues(state.rt.settings)
+
+
+def _task_queues(settings: Settings) -> Iterable[Metric]:
+    """Messages waiting per Celery queue (archive.pages: page OCR; archive.files: finishing, indexing)."""
+    from archive.distributed.queues import queue_lengths
+
+    try:
+        waiting = queue_lengths(settings, timeout=1.0)
+    except Exception:  # noqa: BLE001 — a scrape never fails; the readiness probe reports the broker
+        log.warning("task queues not readable for metrics", exc_info=True)
+        return
+    family = GaugeMetricFamily(
+        "archive_task_queue_messages", "Celery tasks waiting in the broker, by queue.", labels=["queue"]
+    )
+    for queue, count in waiting.items():
+        family.add_metric([queue], count)
+    yield family
 
 
 # -- the endpoint ------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ from archive.cli_integrity import integrity as integrity_command
 from archive.cli_replica import replicate_command, restore_command
 from archive.cli_retention import retention as retention_command
 from archive.cli_search import search as search_command
+from archive.cli_worker import tasks as tasks_command
+from archive.cli_worker import worker as worker_command
 from archive.errors import ServiceError
 from archive.identity import users as user_service
 from archive.identity.roles import ROLE_ZH, Role
@@ -620,6 +622,8 @@ main.add_command(disposition_command)
 main.add_command(replicate_command)
 main.add_command(restore_command)
 main.add_command(retention_command)
+main.add_command(worker_command)
+main.add_command(tasks_command)
 
 if __name__ == "__main__":
     main()

@@ -31,8 +31,11 @@ class Runtime:
     indexer: Indexer
     holds: HoldKeeper
 
+    index_on_commit: bool = True
+
     def close(self) -> None:
-        event.remove(self.sessions, "after_commit", self.indexer.on_commit)
+        if self.index_on_commit:
+            event.remove(self.sessions, "after_commit", self.indexer.on_commit)
         event.remove(self.sessions, "after_commit", self.holds.on_commit)
         self.search.close()
         self.db.dispose()
@@ -48,8 +51,9 @@ def _sweep(settings: Settings, store: FilesystemStore | ReplicatedStore, older_t
                 path.unlink()
 
 
-def open_runtime(settings: Settings) -> Runtime:
-    """Open (and migrate) the database and the object store the settings name."""
+def open_runtime(settings: Settings, index_on_commit: bool = True) -> Runtime:
+    """Open (and migrate) the database and the object store the settings name.  ``index_on_commit``
+    false: queued dossiers wait for an explicit drain (a Celery worker's indexing task)."""
     settings.home.mkdir(parents=True, exist_ok=True)
     db = make_engine(settings.db_url)
     migrate(db)
@@ -60,10 +64,18 @@ def open_runtime(settings: Settings) -> Runtime:
     search = open_search(settings)
     indexer = Indexer(sessions, search)
     # A transaction that queued dossiers for search (ingest, review) drains the queue once committed.
-    event.listen(sessions, "after_commit", indexer.on_commit)
+    if index_on_commit:
+        event.listen(sessions, "after_commit", indexer.on_commit)
     # A transaction that archived dossiers (ingest, approval) has their objects held once committed.
     holds = HoldKeeper(sessions, store)
     event.listen(sessions, "after_commit", holds.on_commit)
     return Runtime(
-        settings=settings, store=store, db=db, sessions=sessions, search=search, indexer=indexer, holds=holds
+        settings=settings,
+        store=store,
+        db=db,
+        sessions=sessions,
+        search=search,
+        indexer=indexer,
+        holds=holds,
+        index_on_commit=index_on_commit,
     )

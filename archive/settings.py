@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -126,6 +126,45 @@ class Settings(BaseSettings):
             "then it stops between two steps and the batch resumes at the next start."
         ),
     )
+
+    # Work across machines (issue 8): Celery on Redis.  Unset broker: the in-process OCR pool.
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://host:6379/0); set: OCR and the per-file steps run on `archive worker`s.",
+    )
+    result_url: str | None = Field(default=None, description="Celery result backend (default: the broker URL).")
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Task processes per `archive worker` (each with ocr_threads threads)."
+    )
+    worker_recycle_tasks: int = Field(
+        default=200, ge=1, description="Tasks before a worker process is replaced (bounds OCR memory)."
+    )
+    dispatch_pages: int = Field(
+        default=64, ge=1, le=100_000, description="Pages of one batch queued for the workers at a time."
+    )
+    task_ocr_seconds: float = Field(default=300, gt=0, description="Hard time limit of one page's OCR task.")
+    task_file_seconds: float = Field(
+        default=1800, gt=0, description="Hard time limit of one file's classify/validate/store task."
+    )
+    task_visibility_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description=(
+            "A task taken by a worker that died is handed to another after this long (Redis visibility "
+            "timeout); must exceed the task time limits, or a slow task is handed out twice."
+        ),
+    )
+    task_retries: int = Field(default=3, ge=0, le=20, description="Retries of a task failing on a fault (I/O, DB).")
+
+    @model_validator(mode="after")
+    def _visibility_covers_tasks(self) -> Settings:
+        longest = max(self.task_ocr_seconds, self.task_file_seconds)
+        if self.task_visibility_seconds <= longest:
+            raise ValueError(
+                f"ARCHIVE_TASK_VISIBILITY_SECONDS ({self.task_visibility_seconds:g}) must exceed the longest task "
+                f"time limit ({longest:g} s), or a task still running is given to a second worker"
+            )
+        return self
 
     @property
     def db_url(self) -> str:

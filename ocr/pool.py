@@ -34,8 +34,9 @@ class PageOutcome:
     ocr: dict | None  # PageOcr.to_json()
     error: tuple[str, str] | None  # (code, detail)
     seconds: float
-    pid: int
+    pid: int | None  # None: the OCR was already kept (no process read it this time)
     max_rss_mb: float
+    ocr_key: str | None = None  # where a Celery worker kept ``ocr`` (then not sent back)
 
     def page_ocr(self) -> PageOcr | None:
         return PageOcr.from_json(self.ocr) if self.ocr is not None else None
@@ -53,7 +54,10 @@ def init_worker(cfg: EngineConfig, pixel_limit: int) -> None:
     """Build this process's engine with a fixed thread count (the pool's initializer)."""
     global _engine, _pixel_limit
     _limit_threads(cfg.threads)
+    root = logging.getLogger()
+    level = root.level
     _engine = create_engine(cfg)
+    root.setLevel(level)  # loading PaddleOCR raises the root level to WARNING: this process's info logs stay
     _pixel_limit = pixel_limit
 
 
@@ -63,7 +67,8 @@ def worker_engine() -> OcrEngine:
     return _engine
 
 
-def _run(data: bytes) -> PageOutcome:
+def read_one(data: bytes) -> PageOutcome:
+    """OCR of one page image with the engine `init_worker` built in this process."""
     assert _engine is not None, "worker not initialised"
     start = time.perf_counter()
     try:
@@ -73,6 +78,10 @@ def _run(data: bytes) -> PageOutcome:
         sep, ocr, err = None, None, (exc.code, exc.detail)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return PageOutcome(sep, ocr, err, time.perf_counter() - start, os.getpid(), rss)
+
+
+class PageLost(Exception):
+    """A page's OCR was not done (its task failed for good); the pipeline reads the page again."""
 
 
 class OcrPool:
@@ -111,14 +120,15 @@ class OcrPool:
         """How many pages to keep in flight so no worker waits."""
         return max(1, self.workers * 2)
 
-    def submit(self, data: bytes) -> Future[PageOutcome]:
+    def submit(self, data: bytes, image_key: str = "") -> Future[PageOutcome]:
+        """OCR of one page image (``image_key``: where it is stored; a remote pool reads it there)."""
         if self._executor is not None:
             if self._submitted >= self.rotate_after:
                 self._rotate()
             self._submitted += 1
-            return self._executor.submit(_run, data)
+            return self._executor.submit(read_one, data)
         fut: Future[PageOutcome] = Future()
-        fut.set_result(_run(data))
+        fut.set_result(read_one(data))
         return fut
 
     def close(self, cancel: bool = False) -> None:

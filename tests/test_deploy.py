@@ -37,11 +37,6 @@ ENV_EXAMPLE = DEPLOY / "archive.env.example"
 DOCKERFILE = DEPLOY / "Dockerfile"
 OPERATIONS = DEPLOY / "OPERATIONS.md"
 
-# Settings the recipe already passes on, before the code that reads them exists. Remove a name once
-# archive.settings.Settings has the field.
-PENDING_SETTINGS = {"ARCHIVE_BROKER_URL": "Celery broker (issue 8)"}
-# CLI commands the recipe names before they exist (the Celery worker of issue 8).
-PENDING_COMMANDS = {"worker"}
 # The services the recipe must have.
 REQUIRED_SERVICES = {"postgres", "minio", "minio-init", "elasticsearch", "redis", "api", "migrate", "worker"}
 # Programs each image is known to ship (what a healthcheck may call).
@@ -50,10 +45,22 @@ IMAGE_PROGRAMS = {
     "minio/minio": {"mc", "curl", "sh"},
     "docker.elastic.co/elasticsearch/elasticsearch": {"curl", "bash", "sh", "grep"},
     "redis": {"redis-cli", "sh", "grep"},
-    "shebao-archive": {"python", "archive", "sh"},
+    "shebao-archive": {"python", "archive", "sh", "hostname"},
 }
 # Conditions Compose knows for depends_on.
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+# Memory of one worker task process: one PaddleOCR engine (~1.3 GB at its peak) and the page in hand.
+TASK_PROCESS_BYTES = 1.5 * 2**30
+# Settings the env example shows at their defaults (the worker's and the tasks').
+DEFAULTS_SHOWN = (
+    "worker_concurrency",
+    "worker_recycle_tasks",
+    "dispatch_pages",
+    "task_ocr_seconds",
+    "task_file_seconds",
+    "task_visibility_seconds",
+    "task_retries",
+)
 _REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)((?::?[-?+])[^}]*)?\}")
 _CONTAINER_REF = re.compile(r"\$\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -168,6 +175,31 @@ def option_names(command: click.Command) -> set[str]:
     return {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)} | {"--help"}
 
 
+def cli_params(words: list[str]) -> tuple[list[str], dict]:
+    """``archive WORDS…`` parsed by the CLI as it would run them (unknown options, missing or
+    ill-typed values raise), without running: (the words naming the command, its parameters)."""
+    command, path = cli_command(words)
+    try:
+        context = command.make_context(" ".join(["archive", *path]), list(words[len(path) :]))
+    except click.ClickException as exc:
+        raise AssertionError(f"`archive {' '.join(words)}`: {exc.format_message()}") from exc
+    return path, context.params
+
+
+def shell_words(test: list[str]) -> list[str]:
+    """A CMD-SHELL healthcheck's command line as the container's shell splits it (``$$`` is Compose's
+    escape for ``$``)."""
+    kind, *rest = test
+    assert kind == "CMD-SHELL", kind
+    return shlex.split(" ".join(rest).replace("$$", "$"))
+
+
+def memory_bytes(limit: str) -> int:
+    m = re.fullmatch(r"(\d+)([kmg])", str(limit))
+    assert m, f"memory limit {limit!r}: write it as <number>k|m|g"
+    return int(m.group(1)) * 1024 ** " kmg".index(m.group(2))
+
+
 # -- the env example and the settings ---------------------------------------------------------------------
 
 
@@ -176,7 +208,7 @@ def test_env_example_names_only_real_settings():
     fields = set(Settings.model_fields)
     names = {n for n in (*defined, *commented) if n.startswith("ARCHIVE_")}
     assert names, "no ARCHIVE_ setting in archive.env.example"
-    unknown = sorted(n for n in names if n.removeprefix("ARCHIVE_").lower() not in fields and n not in PENDING_SETTINGS)
+    unknown = sorted(n for n in names if n.removeprefix("ARCHIVE_").lower() not in fields)
     assert not unknown, f"archive.env.example names settings archive/settings.py does not have: {unknown}"
 
 
@@ -195,6 +227,11 @@ def test_env_example_values_are_valid_settings():
     assert settings.es_ca_certs is not None
     assert settings.cookie_secure is True
     assert settings.forwarded_allow_ips
+    assert settings.broker_url, "the stack runs OCR on the workers: the broker must be set"
+    for field in DEFAULTS_SHOWN:
+        name = f"ARCHIVE_{field.upper()}"
+        assert name in defined, f"archive.env.example does not show {name}"
+        assert getattr(settings, field) == Settings.model_fields[field].default, f"{name}: not the default"
     # The example holds placeholders, never secrets.
     for name in (
         "POSTGRES_PASSWORD",
@@ -436,8 +473,6 @@ def test_healthchecks_call_programs_their_images_have():
         if is_one_shot(service):
             assert "healthcheck" not in service, f"one-shot {name} needs no healthcheck"
             continue
-        if "profiles" in service:  # not started by default (the pending worker)
-            continue
         assert "healthcheck" in service, f"{name} has no healthcheck"
         kind, *rest = service["healthcheck"]["test"]
         programs = image_programs(service["image"])
@@ -445,7 +480,9 @@ def test_healthchecks_call_programs_their_images_have():
             called = [rest[0]]
         else:
             assert kind == "CMD-SHELL", f"{name}: {kind}"
-            called = [shlex.split(part)[0] for part in re.split(r"\|\||&&|[|;]", " ".join(rest)) if part.strip()]
+            line = " ".join(rest)
+            called = [shlex.split(part)[0] for part in re.split(r"\|\||&&|[|;]", line) if part.strip()]
+            called += [sub.split()[0] for sub in re.findall(r"\$\$\(([^)]*)\)", line)]  # $(…) in the container
         for program in called:
             assert program in programs, f"{name}: healthcheck calls {program}, not in {service['image']}"
 
@@ -473,14 +510,45 @@ def test_app_commands_exist():
     assert {a for a in api[2:] if a.startswith("-")} <= option_names(serve)
     worker = app["worker"]["command"]
     assert worker[0] == "archive"
-    if worker[1] in cli.commands:
-        cli_command(worker[1:])
-    else:
-        assert worker[1] in PENDING_COMMANDS, f"`archive {worker[1]}` does not exist"
-        assert app["worker"].get("profiles"), "a worker whose command does not exist must not start by default"
+    path, _ = cli_params(worker[1:])
+    assert path == ["worker"], f"the worker service runs `archive {' '.join(path)}`"
     build = app["api"]["build"]
     assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
     assert all(s["image"] == app["api"]["image"] for s in app.values())
+
+
+def test_every_service_starts_by_default():
+    with_profile = sorted(name for name, service in services().items() if "profiles" in service)
+    assert not with_profile, f"services `docker compose up` would not start: {with_profile}"
+
+
+def test_worker_service():
+    defined, _ = env_example()
+    worker = services()["worker"]
+    _, params = cli_params(worker["command"][1:])
+    name = params["name"]
+    assert name and "%h" in name, "a node name per container (Celery expands %h), which the healthcheck pings"
+    assert worker["deploy"]["replicas"] >= 1
+
+    words = shell_words(worker["healthcheck"]["test"])
+    assert words[0] == "archive"
+    path, ping = cli_params(words[1:])
+    assert path == ["tasks", "ping"], "the worker's healthcheck is `archive tasks ping`"
+    assert ping["name"] and ping["name"].replace("$(hostname)", "%h") == name, (
+        f"the healthcheck pings {ping['name']!r}, the worker is named {name!r}"
+    )
+    assert ping["timeout"] < int(worker["healthcheck"]["timeout"].removesuffix("s"))
+    assert worker["healthcheck"].get("start_period"), "the worker needs time to start before its first ping"
+
+    concurrency = params["concurrency"] or int(defined["ARCHIVE_WORKER_CONCURRENCY"])
+    limit = memory_bytes(worker["deploy"]["resources"]["limits"]["memory"])
+    assert limit >= concurrency * TASK_PROCESS_BYTES, (
+        f"{concurrency} task processes need about {concurrency * 1.5:g} GB, the limit is {limit / 2**30:g} GB"
+    )
+    assert worker.get("stop_grace_period"), "a warm shutdown needs time to finish the running tasks"
+
+    for name in ("api", "worker"):  # both talk to the broker
+        assert services()[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
 
 
 def test_migrate_command_migrates(tmp_path):
@@ -577,7 +645,7 @@ def test_operations_commands_exist():
     for line in code_lines(text) + re.findall(r"`([^`]*)`", text):
         for m in re.finditer(r"(?<![\w./:-])archive(?=[ \t])((?:[ \t]+[^\s|;&<>]+)*)", line):
             words = m.group(1).split()
-            if not words or not re.fullmatch(r"[a-z][a-z-]*", words[0]) or words[0] in PENDING_COMMANDS:
+            if not words or not re.fullmatch(r"[a-z][a-z-]*", words[0]):
                 continue
             command, path = cli_command(words)
             options = {w.split("=")[0] for w in words[len(path) :] if w.startswith("--")}

@@ -16,7 +16,7 @@ from archive.runtime import Runtime
 from archive.settings import Settings
 from archive.storage.base import IntegrityError
 from archive.storage.filesystem import FilesystemStore
-from ocr.pool import OcrPool, _run
+from ocr.pool import OcrPool, read_one
 from ocr.registry import EngineConfig
 from scripts.generate_fixtures import separator_page, write_pdf
 from tests.conftest import FIXTURES, OCR_CACHE, settled
@@ -53,7 +53,7 @@ def _crash_once(data: bytes, flag: str):
     if not os.path.exists(flag):
         Path(flag).write_text("crashed")
         os._exit(1)
-    return _run(data)
+    return read_one(data)
 
 
 class CrashingPool(OcrPool):
@@ -61,7 +61,7 @@ class CrashingPool(OcrPool):
         super().__init__(EngineConfig("paddle", 1, cache), workers=1, recycle=1000, pixel_limit=10**9)
         self.flag = str(flag)
 
-    def submit(self, data: bytes):
+    def submit(self, data: bytes, image_key: str = ""):
         return self._executor.submit(_crash_once, data, self.flag)
 
 

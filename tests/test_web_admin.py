@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from api.web.admin import PERM_ZH, fact_text, uptime_text
 from archive.audit.log import AccessEvent, AccessLog
 from archive.identity import offices, users
 from archive.identity.roles import Perm
+from archive.records.db import alembic_config
 from archive.records.models import AccessLogEntry, FixityCheck, Original, SearchPending
 from archive.runtime import Runtime
 from archive.settings import Settings
@@ -217,7 +219,8 @@ def test_status_reports_every_part(client: TestClient, settings: Settings) -> No
     assert all(p["status"] in ("ok", "warn", "error") and p["message"] for p in parts.values())
     dialect = "postgresql" if settings.database_url else "sqlite"
     assert parts["database"]["status"] == "ok" and parts["database"]["facts"]["dialect"] == dialect
-    assert parts["database"]["facts"]["revision"] == "0011"
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert parts["database"]["facts"]["revision"] == head
     assert parts["queue"]["status"] == "ok" and parts["queue"]["facts"]["search_pending"] == 0
     assert parts["ocr"]["facts"]["alive"] is True and parts["ocr"]["facts"]["workers"] == 0
     assert parts["ocr"]["status"] == "warn"  # OCR inside the server process: for tests only

@@ -26,7 +26,7 @@ from archive.identity.roles import Perm
 from archive.indexing import outbox
 from archive.indexing.backend import backend_name
 from archive.integrity.run import AUDIT_ACTION, store_label
-from archive.records.models import AccessLogEntry, Batch, FixityCheck, Original, SearchPending, as_utc
+from archive.records.models import AccessLogEntry, Batch, FixityCheck, Original, SearchPending, TaskFailure, as_utc
 from archive.settings import Settings
 
 router = APIRouter(prefix="/system", tags=["系统"], responses=ERROR_RESPONSES)
@@ -204,8 +204,46 @@ def _queue(state: AppState, counts: dict[str, Any], now: datetime) -> StatusPart
     return _part("queue", "处理队列", "ok", summary, **facts)
 
 
+def _ocr_on_workers(state: AppState, engine: str) -> StatusPart:
+    """With ``ARCHIVE_BROKER_URL``: the Celery workers that answer, the tasks waiting, the failures kept."""
+    from archive.distributed.app import FILES_QUEUE, PAGES_QUEUE, make_app
+    from archive.distributed.queues import queue_lengths
+
+    s = state.rt.settings
+    facts: dict[str, Any] = {"engine": s.ocr_engine, "mode": "celery", "threads": s.ocr_threads}
+    try:
+        waiting = queue_lengths(s, timeout=1.0)
+        replies = make_app(s).control.ping(timeout=0.5)
+    except Exception as exc:  # noqa: BLE001 — the answer is the status
+        return _part("ocr", "文字识别", "error", f"{engine}：任务队列（Redis）无法访问：{_failure(exc)}", **facts)
+    with state.rt.sessions() as session:
+        failed = (
+            session.scalar(select(func.count()).select_from(TaskFailure).where(TaskFailure.retried_at.is_(None))) or 0
+        )
+    nodes = sorted(node for reply in replies for node in reply)
+    facts.update(
+        nodes=nodes, waiting_pages=waiting[PAGES_QUEUE], waiting_files=waiting[FILES_QUEUE], failed_tasks=failed
+    )
+    summary = f"{engine}，{len(nodes)} 个工作节点在线；排队 {waiting[PAGES_QUEUE]} 页、{waiting[FILES_QUEUE]} 个文件"
+    if not nodes:
+        return _part(
+            "ocr", "文字识别", "error", f"{summary}：没有在线的工作节点，批次会停在识别，请启动 archive worker", **facts
+        )
+    if failed:
+        return _part(
+            "ocr",
+            "文字识别",
+            "warn",
+            f"{summary}；{failed} 个任务最终失败，请查看 archive tasks failed 并重试",
+            **facts,
+        )
+    return _part("ocr", "文字识别", "ok", summary, **facts)
+
+
 def _ocr(state: AppState) -> StatusPart:
     s = state.rt.settings
+    if s.broker_url:
+        return _ocr_on_workers(state, ENGINE_ZH.get(s.ocr_engine, s.ocr_engine))
     engine = ENGINE_ZH.get(s.ocr_engine, s.ocr_engine)
     busy = any(p.state == "running" for p in list(getattr(state.batches, "progress", {}).values()))
     alive = _worker_alive(state.batches)

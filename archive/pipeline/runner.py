@@ -16,10 +16,9 @@ import os
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,11 +29,12 @@ from sqlalchemy import select
 from archive.classify.store import load_classifier, taxonomy_for
 from archive.identifiers import OFFICE_PATTERN
 from archive.pipeline import steps
-from archive.pipeline.work import FileWork, PageWork, Rejected
+from archive.pipeline.finishing import finish_file, refusals
+from archive.pipeline.work import FileWork, PageWork
 from archive.records.models import Batch, BatchFile
 from archive.report import lines_for_file
 from archive.runtime import Runtime
-from ocr.pool import OcrPool, PageOutcome, engine_name
+from ocr.pool import OcrPool, PageLost, PageOutcome, engine_name
 from ocr.registry import EngineConfig
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class BatchSummary:
     pages_ocred: int = 0
     seconds: float = 0.0
     ocr_seconds: float = 0.0
+    intake_seconds: float = 0.0  # this process opening, measuring and storing pages (not waiting for OCR)
     worker_rss_mb: dict[int, float] = field(default_factory=dict)
 
     @property
@@ -157,18 +158,6 @@ def open_batch(rt: Runtime, sources: list[str], office: str, user: str, engine: 
         return batch.id, False
 
 
-@contextmanager
-def _refusals(work: FileWork) -> Iterator[None]:
-    """A step's refusal, or any other failure (a bug, an I/O fault), refuses this file only."""
-    try:
-        yield
-    except Rejected as exc:
-        work.rejection = exc.problem
-    except Exception as exc:
-        log.exception("ingest step failed", extra={"source": work.source})
-        work.rejection = steps.Problem("internal_error", f"处理文件时发生内部错误：{exc}")
-
-
 class _Flow:
     """Keeps the workers fed and finishes files in order."""
 
@@ -179,8 +168,10 @@ class _Flow:
         summary: BatchSummary,
         progress: Progress,
         emit: Callable[[dict], None],
+        finisher: Callable[[steps.IngestContext, FileWork], str] = finish_file,
     ) -> None:
         self.rt = rt
+        self.finisher = finisher
         self.pool_factory = pool_factory
         self.pool = pool_factory()
         self.summary = summary
@@ -190,24 +181,27 @@ class _Flow:
         self.scanning: FileWork | None = None
         self.futures: list[Future[PageOutcome]] = []
         self.generation = 0  # bumped each time the pool is replaced
+        self.waiting = 0.0  # seconds submit() waited for a free place (and finished files meanwhile)
         self.ctx: steps.IngestContext | None = None
 
     # OCR submission with back-pressure: never more than pool.capacity pages in flight.
-    def submit(self, data: bytes) -> Future[PageOutcome]:
+    def submit(self, data: bytes, image_key: str) -> Future[PageOutcome]:
         while True:
             self.futures = [f for f in self.futures if not f.done()]
             if len(self.futures) < self.pool.capacity:
                 break
+            waited = time.perf_counter()
             wait(self.futures, return_when=FIRST_COMPLETED)
             self.finish_ready()
+            self.waiting += time.perf_counter() - waited
         try:
-            return self._submit(data)
+            return self._submit(data, image_key)
         except BrokenProcessPool:
             self.restart()
-            return self._submit(data)
+            return self._submit(data, image_key)
 
-    def _submit(self, data: bytes) -> Future[PageOutcome]:
-        future = self.pool.submit(data)
+    def _submit(self, data: bytes, image_key: str) -> Future[PageOutcome]:
+        future = self.pool.submit(data, image_key)
         future.generation = self.generation  # type: ignore[attr-defined]
         future.add_done_callback(lambda _f: self.progress.page_done())
         self.futures.append(future)
@@ -222,22 +216,28 @@ class _Flow:
         for work in self.pending:
             for page in work.pages:
                 if _failed(page.future):
-                    page.future = self._submit(self.rt.store.get(page.image_key))
+                    page.future = self._resubmit(page)
+
+    def _resubmit(self, page: PageWork) -> Future[PageOutcome]:
+        return self._submit(self.rt.store.get(page.image_key), page.image_key)
 
     def recover(self, page: PageWork) -> None:
-        """Called when a page's OCR future failed: restart the pool if that broke it, then retry."""
+        """Called when a page's OCR future failed: restart the pool if that broke it, then retry.
+        A page lost alone (its Celery task failed) is sent again; the pool is not broken."""
         failed = page.future
-        if getattr(failed, "generation", -1) == self.generation:
+        lost_alone = failed is not None and not failed.cancelled() and isinstance(failed.exception(), PageLost)
+        if not lost_alone and getattr(failed, "generation", -1) == self.generation:
             self.restart()
         if page.future is failed:
-            page.future = self._submit(self.rt.store.get(page.image_key))
+            page.future = self._resubmit(page)
 
     def start(self, ctx: steps.IngestContext, work: FileWork) -> None:
-        work.started = time.perf_counter()
+        work.started = time.time()  # wall clock: the file may be finished in another process
+        began, waited = time.perf_counter(), self.waiting
         self.pending.append(work)
         self.scanning = work
         try:
-            with _refusals(work):
+            with refusals(work):
                 steps.identify(ctx, work)
                 if work.duplicate_of is None and work.copy_of is None:
                     steps.keep_original(ctx, work)
@@ -249,6 +249,7 @@ class _Flow:
         finally:
             self.scanning = None
             ctx.sources.pop(work.position, None)
+            self.summary.intake_seconds += time.perf_counter() - began - (self.waiting - waited)
 
     def finish_ready(self) -> None:
         while (
@@ -268,26 +269,14 @@ class _Flow:
         if work.copy_of is not None and work.rejection is None:
             steps.settle_copy(ctx, work)
         if work.rejection is None and work.duplicate_of is None:
-            with _refusals(work):
+            with refusals(work):
                 steps.collect_ocr(ctx, work, self.recover)
-                steps.split_dossiers(work)
-                steps.check_dossiers(ctx, work)
-                steps.classify_dossiers(ctx, work)
-                steps.write_pdfs(ctx, work)
-        seconds = round(time.perf_counter() - work.started, 3)
         if work.rejection is not None:
             for page in work.pages:  # pages of a refused file are not waited for
                 if page.future is not None:
                     page.future.cancel()
-            steps.reject(ctx, work, seconds)
-        else:
-            try:
-                steps.commit(ctx, work, seconds)
-            except Exception as exc:  # e.g. a value the database refuses: this file fails, not the batch
-                log.exception("commit failed", extra={"source": work.source})
-                work.rejection = steps.Problem("internal_error", f"记录入库失败，文件未入库：{exc}")
-                steps.reject(ctx, work, seconds)
-        if work.rejection is None:
+        status = self.finisher(ctx, work)
+        if status != "rejected":
             for page in work.pages:
                 self.summary.ocr_seconds += page.seconds
                 if page.worker_pid is not None and page.worker_rss_mb is not None:
@@ -296,7 +285,7 @@ class _Flow:
                 if page.worker_pid is not None and page.separator is None:
                     self.summary.pages_ocred += 1
         status = self.report(work.record_id)
-        log.info("file finished", extra={"source": work.source, "status": status, "seconds": seconds})
+        log.info("file finished", extra={"source": work.source, "status": status})
         self.progress.file_done(work.source, status)
 
     def report(self, record_id: str) -> str:
@@ -313,6 +302,33 @@ class _Flow:
             return record.status
 
 
+def default_pool_factory(rt: Runtime) -> Callable[[], OcrPool]:
+    """The in-process OCR pool the settings describe."""
+    s = rt.settings
+    cfg = engine_config(rt)
+    return lambda: OcrPool(cfg, s.ocr_workers, s.ocr_recycle_pages, s.max_image_pixels)
+
+
+class _Remote(Protocol):
+    pool_factory: Callable[[], OcrPool]
+    finisher: Callable[[steps.IngestContext, FileWork], str]
+
+    def close(self) -> None: ...
+
+
+def _remote(rt: Runtime, batch_id: str, office: str, user: str, engine: str) -> _Remote | None:
+    """With ``ARCHIVE_BROKER_URL``: pages and files go to Celery workers (``archive.distributed``)."""
+    if not rt.settings.broker_url:
+        return None
+    from archive.distributed.dispatch import CeleryDispatch  # Celery is loaded only when configured
+
+    return CeleryDispatch(rt.settings, {"batch_id": batch_id, "office": office, "user": user, "engine": engine})
+
+
+def _wrapped(factory: Callable[[], OcrPool], wrap: Callable[[OcrPool], OcrPool]) -> Callable[[], OcrPool]:
+    return lambda: wrap(factory())
+
+
 def run_batch(
     rt: Runtime,
     sources: list[str],
@@ -323,9 +339,11 @@ def run_batch(
     progress: Progress | None = None,
     pool_factory: Callable[[], OcrPool] | None = None,
     opened: tuple[str, bool] | None = None,
+    wrap_pool: Callable[[OcrPool], OcrPool] | None = None,
 ) -> BatchSummary:
     """Ingest ``sources`` as one batch; ``emit`` receives each report line as its file finishes.
-    ``opened`` is a batch already registered by ``open_batch`` (an upload that answered with its id)."""
+    ``opened`` is a batch already registered by ``open_batch`` (an upload that answered with its id);
+    ``wrap_pool`` sees each OCR pool the batch makes (the API's stoppable view)."""
     progress = progress or NoProgress()
     if not OFFICE_PATTERN.fullmatch(office):
         raise ValueError(f"经办机构代码 {office!r} 无效：应为 1–32 位字母、数字、下划线或连字符")
@@ -334,9 +352,12 @@ def run_batch(
     batch_id, resumed = opened or open_batch(rt, sources, office, user, engine)
     summary = BatchSummary(batch_id=batch_id, resumed=resumed)
     started = time.perf_counter()
-    s = rt.settings
-    factory = pool_factory or (lambda: OcrPool(cfg, s.ocr_workers, s.ocr_recycle_pages, s.max_image_pixels))
-    flow = _Flow(rt, factory, summary, progress, emit)
+    remote = _remote(rt, batch_id, office, user, engine)
+    factory = pool_factory or (remote.pool_factory if remote is not None else default_pool_factory(rt))
+    if wrap_pool is not None:
+        factory = _wrapped(factory, wrap_pool)
+    finisher = remote.finisher if remote is not None else finish_file
+    flow = _Flow(rt, factory, summary, progress, emit, finisher)
     flow.ctx = steps.IngestContext(
         rt=rt,
         batch_id=batch_id,
@@ -344,8 +365,8 @@ def run_batch(
         engine_name=engine,
         user=user,
         submit=flow.submit,
-        classifier=load_classifier(s),
-        taxonomy=taxonomy_for(s),
+        classifier=load_classifier(rt.settings),
+        taxonomy=taxonomy_for(rt.settings),
     )
     with rt.sessions() as session:
         records = session.scalars(
@@ -365,6 +386,8 @@ def run_batch(
         flow.finish_all()
     finally:
         flow.pool.close(cancel=True)
+        if remote is not None:
+            remote.close()
     summary.seconds = time.perf_counter() - started
     with rt.sessions.begin() as session:
         batch = session.get(Batch, batch_id)

@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
+from sqlalchemy.orm import Session
 
 from archive import metadata as describe
 from archive import numbering
@@ -38,7 +40,7 @@ from archive.searchable_pdf import PdfPage, write_searchable_pdf
 from archive.storage.base import IntegrityError, content_key, sha256_bytes, sha256_file
 from archive.taxonomy import UNCLASSIFIED, Taxonomy
 from ocr.engine import PageOcr
-from ocr.pool import PageOutcome
+from ocr.pool import PageLost, PageOutcome
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class IngestContext:
     office: str
     engine_name: str
     user: str
-    submit: Callable[[bytes], Future[PageOutcome]]
+    submit: Callable[[bytes, str], Future[PageOutcome]]  # (image, its object key)
     classifier: Classifier | None = None
     taxonomy: Taxonomy | None = None
     seen: dict[str, int] = field(default_factory=dict)  # sha256 → position of its first copy in this batch
@@ -114,11 +116,17 @@ def keep_original(ctx: IngestContext, work: FileWork) -> None:
 
 def _take_cached_ocr(ctx: IngestContext, page: PageWork) -> None:
     """OCR this engine already did for the same image (an interrupted run), if it is still stored."""
-    with ctx.rt.sessions() as session:
-        row = session.get(OcrResult, (page.image_sha256, ctx.engine_name))
-    if row is not None and ctx.rt.store.exists(row.ocr_key):
-        page.ocr = PageOcr.from_json(json.loads(ctx.rt.store.get(row.ocr_key)))
-        page.ocr_key = row.ocr_key
+    key = cached_ocr_key(ctx.rt, page.image_sha256, ctx.engine_name)
+    if key is not None:
+        page.ocr = PageOcr.from_json(json.loads(ctx.rt.store.get(key)))
+        page.ocr_key = key
+
+
+def cached_ocr_key(rt: Runtime, image_sha256: str, engine: str) -> str | None:
+    """The stored OCR this engine already did for the image, if any."""
+    with rt.sessions() as session:
+        row = session.get(OcrResult, (image_sha256, engine))
+    return row.ocr_key if row is not None and rt.store.exists(row.ocr_key) else None
 
 
 def scan_pages(ctx: IngestContext, work: FileWork) -> None:
@@ -135,7 +143,7 @@ def scan_pages(ctx: IngestContext, work: FileWork) -> None:
             item = PageWork(page.index, key, sha, page.media_type, page.width, page.height, page.dpi, quality)
             _take_cached_ocr(ctx, item)
             if item.ocr is None:
-                item.future = ctx.submit(data)
+                item.future = ctx.submit(data, key)
             work.pages.append(item)
     except IntakeError as exc:
         raise Rejected(exc.code, exc.detail) from exc
@@ -160,26 +168,30 @@ def _assessed(page: IntakePage, config: QualityConfig, source: str) -> tuple[Pag
 # -- after OCR -------------------------------------------------------------------------------------
 
 
-def _remember_ocr(ctx: IngestContext, page: PageWork) -> None:
-    """Keep the OCR result so a resumed batch does not read the page again."""
-    assert page.ocr is not None
-    body = json.dumps(page.ocr.to_json(), ensure_ascii=False, sort_keys=True).encode("utf-8")
+def remember_ocr(rt: Runtime, image_sha256: str, engine: str, ocr: PageOcr) -> str:
+    """Keep a page's OCR under its content hash, so no run reads the same image twice; returns its key.
+    Safe to repeat and to race: the object is content-addressed and the row is written once."""
+    body = json.dumps(ocr.to_json(), ensure_ascii=False, sort_keys=True).encode("utf-8")
     key = content_key("derived/ocr", sha256_bytes(body), ".json")
-    ctx.rt.store.put(key, body)
-    page.ocr_key = key
-    with ctx.rt.sessions.begin() as session:
-        if session.get(OcrResult, (page.image_sha256, ctx.engine_name)) is None:
-            session.add(OcrResult(image_sha256=page.image_sha256, engine=ctx.engine_name, ocr_key=key))
+    rt.store.put(key, body)
+    try:
+        with rt.sessions.begin() as session:
+            if session.get(OcrResult, (image_sha256, engine)) is None:
+                session.add(OcrResult(image_sha256=image_sha256, engine=engine, ocr_key=key))
+    except DBIntegrityError:  # another worker recorded the same image meanwhile
+        pass
+    return key
 
 
 def collect_ocr(ctx: IngestContext, work: FileWork, recover: Callable[[PageWork], None]) -> None:
-    """Wait for each page's OCR; a page whose worker died is handed to ``recover`` and read again."""
+    """Wait for each page's OCR; a page whose worker died is handed to ``recover`` and read again.
+    A Celery worker has already kept the OCR it read (``ocr_key``); ``load_ocr`` reads it back."""
     for page in work.pages:
         attempts = 0
         while page.future is not None:
             try:
                 outcome = page.future.result()
-            except (BrokenProcessPool, CancelledError) as exc:
+            except (BrokenProcessPool, CancelledError, PageLost) as exc:
                 attempts += 1
                 if attempts > 2:
                     raise Rejected("ocr_failed", f"第 {page.index + 1} 页的 OCR 进程多次异常退出") from exc
@@ -194,7 +206,18 @@ def collect_ocr(ctx: IngestContext, work: FileWork, recover: Callable[[PageWork]
             page.separator = outcome.separator
             page.ocr = outcome.page_ocr()
             if page.ocr is not None:
-                _remember_ocr(ctx, page)
+                page.ocr_key = remember_ocr(ctx.rt, page.image_sha256, ctx.engine_name, page.ocr)
+            elif outcome.ocr_key is not None:
+                page.ocr_key = outcome.ocr_key
+
+
+def load_ocr(ctx: IngestContext, work: FileWork) -> None:
+    """The OCR of pages read by another process, from the store."""
+    for page in work.pages:
+        if page.ocr is None and page.separator is None:
+            if not page.ocr_key:
+                raise Rejected("ocr_failed", f"第 {page.index + 1} 页没有识别结果")
+            page.ocr = PageOcr.from_json(json.loads(ctx.rt.store.get(page.ocr_key)))
 
 
 def split_dossiers(work: FileWork) -> None:
@@ -357,8 +380,7 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
     now = datetime.now(UTC)
     total_pages = sum(len(d.pages) for d in work.dossiers) or 1
     with ctx.rt.sessions.begin() as session:
-        record = session.get(BatchFile, work.record_id)
-        assert record is not None
+        record = _pending_record(session, work)
         record.sha256, record.size, record.seconds, record.finished_at = work.sha256, work.size, seconds, now
         if work.problems:
             record.problem_code = work.problems[0].code
@@ -464,6 +486,25 @@ def commit(ctx: IngestContext, work: FileWork, seconds: float) -> None:
         record.status = "ingested"
 
 
+class AlreadyFinished(Exception):
+    """The file was committed or refused by another run of the same task (a redelivered message)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _pending_record(session: Session, work: FileWork) -> BatchFile:
+    """The file's batch record, locked, if no one finished it yet: a task handed out twice (a worker
+    presumed dead) commits once."""
+    record = session.get(BatchFile, work.record_id, with_for_update=True)
+    if record is None:
+        raise LookupError(f"batch file {work.record_id} does not exist")
+    if record.status != "pending":
+        raise AlreadyFinished(record.status)
+    return record
+
+
 def _quality_columns(quality: PageQuality | None) -> dict:
     """The page's scan-quality measurements as ``Page`` columns (all empty when not measured)."""
     if quality is None:
@@ -493,8 +534,7 @@ def _iso_date(value: str | None) -> date | None:
 def reject(ctx: IngestContext, work: FileWork, seconds: float) -> None:
     assert work.rejection is not None
     with ctx.rt.sessions.begin() as session:
-        record = session.get(BatchFile, work.record_id)
-        assert record is not None
+        record = _pending_record(session, work)
         record.status = "rejected"
         record.sha256, record.size, record.seconds = work.sha256, work.size, seconds
         record.problem_code, record.problem_detail = work.rejection.code, work.rejection.detail

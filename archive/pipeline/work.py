@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from archive.quality.page import PageQuality
@@ -43,12 +43,26 @@ class PageWork:
     dpi: float  # for placing the image on a PDF page
     quality: PageQuality | None = None  # scan-quality measurements (None: the image could not be measured)
     future: Future[PageOutcome] | None = None
-    ocr: PageOcr | None = None
+    ocr: PageOcr | None = None  # None with an ocr_key: read by a worker, loaded from the store when needed
     ocr_key: str = ""  # object key of the stored OCR result
     separator: str | None = None
     seconds: float = 0.0
     worker_pid: int | None = None
     worker_rss_mb: float | None = None
+
+    def to_json(self) -> dict:
+        """What another process needs to finish this page (the OCR itself travels by ``ocr_key``)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_SENT}
+        out["quality"] = asdict(self.quality) if self.quality is not None else None  # full precision
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> PageWork:
+        quality = data.get("quality")
+        return cls(**{**data, "quality": PageQuality(**quality) if quality is not None else None})
+
+
+_NOT_SENT = {"future", "ocr"}
 
 
 @dataclass
@@ -79,3 +93,20 @@ class FileWork:
     dossiers: list[DossierWork] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # file-level notes that do not reject it
     rejection: Problem | None = None
+
+    def to_json(self) -> dict:
+        """The file's state after OCR, for the task that finishes it on a worker."""
+        assert self.rejection is None and not self.dossiers, "only a file still to be finished is sent"
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("pages", "dossiers", "problems")}
+        out["pages"] = [p.to_json() for p in self.pages]
+        out["problems"] = [asdict(p) for p in self.problems]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> FileWork:
+        rest = {k: v for k, v in data.items() if k not in ("pages", "problems", "rejection")}
+        return cls(
+            **rest,
+            pages=[PageWork.from_json(p) for p in data["pages"]],
+            problems=[Problem(**p) for p in data["problems"]],
+        )

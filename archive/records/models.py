@@ -192,6 +192,24 @@ class OcrResult(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class TaskFailure(Base):
+    """A Celery task that failed for good (retries spent), kept for inspection until retried."""
+
+    __tablename__ = "task_failures"
+    id: Mapped[str] = _id()
+    task_id: Mapped[str] = mapped_column(String(200), index=True)
+    task_name: Mapped[str] = mapped_column(String(100))
+    args: Mapped[list[Any]] = mapped_column(JSON)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str] = mapped_column(String(200), default="")
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retried_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    retried_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    retry_task_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
 class DossierEvent(Base):
     """The dossier's history: who did what, when, with the values before and after."""
 
