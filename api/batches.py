@@ -106,11 +106,11 @@ class _StoppablePool:
         self._awaited: set[Future[PageOutcome]] = set()
         self.capacity = pool.capacity
 
-    def submit(self, data: bytes, image_key: str = "") -> Future[PageOutcome]:
+    def submit(self, data: bytes, image_key: str = "", raw: object = None) -> Future[PageOutcome]:
         with self._lock:
             if self._aborting.is_set():
                 raise ShuttingDown()
-            inner = self._pool.submit(data, image_key)
+            inner = self._pool.submit(data, image_key, raw)
             outer: Future[PageOutcome] = Future()
             self._awaited.add(outer)
         outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)

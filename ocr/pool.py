@@ -37,6 +37,7 @@ class PageOutcome:
     pid: int | None  # None: the OCR was already kept (no process read it this time)
     max_rss_mb: float
     ocr_key: str | None = None  # where a Celery worker kept ``ocr`` (then not sent back)
+    prepared: dict | None = None  # a Celery worker that prepared the page: image_key, image_sha256, quality
 
     def page_ocr(self) -> PageOcr | None:
         return PageOcr.from_json(self.ocr) if self.ocr is not None else None
@@ -120,8 +121,9 @@ class OcrPool:
         """How many pages to keep in flight so no worker waits."""
         return max(1, self.workers * 2)
 
-    def submit(self, data: bytes, image_key: str = "") -> Future[PageOutcome]:
-        """OCR of one page image (``image_key``: where it is stored; a remote pool reads it there)."""
+    def submit(self, data: bytes, image_key: str = "", raw: object = None) -> Future[PageOutcome]:
+        """OCR of one page image (``image_key``: where it is stored; ``raw``: a page still to be
+        prepared, which only a Celery pool takes; this pool reads ``data`` as it is)."""
         if self._executor is not None:
             if self._submitted >= self.rotate_after:
                 self._rotate()

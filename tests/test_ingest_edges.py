@@ -61,7 +61,7 @@ class CrashingPool(OcrPool):
         super().__init__(EngineConfig("paddle", 1, cache), workers=1, recycle=1000, pixel_limit=10**9)
         self.flag = str(flag)
 
-    def submit(self, data: bytes, image_key: str = ""):
+    def submit(self, data: bytes, image_key: str = "", raw=None):
         return self._executor.submit(_crash_once, data, self.flag)
 
 

@@ -275,7 +275,7 @@ class GatedPool:
     def __init__(self, gate: threading.Event) -> None:
         self.gate = gate
 
-    def submit(self, data: bytes, image_key: str = "") -> Future[PageOutcome]:
+    def submit(self, data: bytes, image_key: str = "", raw=None) -> Future[PageOutcome]:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
         ocr = PageOcr(lines=[], rotation=0, width=width, height=height, engine="blank").to_json()

@@ -32,7 +32,7 @@ class BlankPool:
 
     capacity = 2
 
-    def submit(self, data: bytes, image_key: str = "") -> Future[PageOutcome]:
+    def submit(self, data: bytes, image_key: str = "", raw=None) -> Future[PageOutcome]:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
         ocr = PageOcr(lines=[], rotation=0, width=width, height=height, engine="blank").to_json()

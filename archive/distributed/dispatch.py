@@ -14,7 +14,7 @@ from celery import Celery
 from archive.distributed.app import FILES_QUEUE, FINISH_TASK, INDEX_TASK, OCR_TASK, PAGES_QUEUE, make_app
 from archive.pipeline import steps
 from archive.pipeline.finishing import finish_file
-from archive.pipeline.work import FileWork
+from archive.pipeline.work import FileWork, RawPage
 from archive.settings import Settings
 from ocr.pool import PageLost, PageOutcome
 
@@ -109,14 +109,20 @@ class CeleryOcrPool:
         self.capacity = capacity
         self.watcher = ResultWatcher(app)
 
-    def submit(self, data: bytes, image_key: str = "") -> Future[PageOutcome]:
-        if not image_key:
-            raise ValueError("a Celery worker reads the page from the store: its key is needed")
-        digest = image_key.rsplit("/", 1)[-1][:16]
+    def submit(self, data: bytes, image_key: str = "", raw: RawPage | None = None) -> Future[PageOutcome]:
+        """A stored page (``image_key``) is read from the store; a page still to be prepared
+        (``raw``) travels in the message, and the worker measures, straightens and stores it."""
+        if not image_key and raw is None:
+            raise ValueError("a Celery worker needs the page's key or the page itself")
+        digest = image_key.rsplit("/", 1)[-1][:16] if image_key else "raw"
         task_id = f"ocr-{digest}-{uuid.uuid4().hex[:12]}"
         outer: Future[PageOutcome] = Future()
         inner = self.watcher.watch(task_id)
-        self.app.send_task(OCR_TASK, args=[image_key, self.engine], task_id=task_id, queue=PAGES_QUEUE)
+        if raw is not None:
+            kwargs = {"engine": self.engine, "raw": raw.to_json()}
+            self.app.send_task(OCR_TASK, kwargs=kwargs, task_id=task_id, queue=PAGES_QUEUE)
+        else:
+            self.app.send_task(OCR_TASK, args=[image_key, self.engine], task_id=task_id, queue=PAGES_QUEUE)
         inner.add_done_callback(lambda f: _settle_page(outer, f))
         outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
         return outer

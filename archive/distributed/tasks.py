@@ -28,7 +28,7 @@ from archive.distributed.failures import record_failure
 from archive.distributed.worker_state import forget, state
 from archive.pipeline import steps
 from archive.pipeline.finishing import finish_file
-from archive.pipeline.work import FileWork
+from archive.pipeline.work import FileWork, RawPage
 from archive.storage.base import sha256_bytes
 from ocr.engine import PageOcr
 from ocr.pool import PageOutcome, read_one
@@ -52,17 +52,30 @@ def _rss_mb() -> float:
 
 
 @shared_task(name=OCR_TASK, bind=True, autoretry_for=FAULTS, retry_backoff=2, retry_jitter=True)
-def ocr_page(self, image_key: str, engine: str) -> dict:  # noqa: ANN001 — Celery's bound task
+def ocr_page(self, image_key: str | None = None, engine: str = "", raw: dict | None = None) -> dict:  # noqa: ANN001
+    """OCR of one page: a stored image (``image_key``), or a page as intake gave it (``raw``), which is
+    first measured and straightened (the same ``prepare_page`` as in-process) and stored."""
     st = state()
     if engine != st.engine:
         raise EngineMismatch(f"batch engine {engine!r}, this worker runs {st.engine!r}: configure both alike")
-    data = st.rt.store.get(image_key)
-    sha = sha256_bytes(data)
+    prepared = None
+    if raw is not None:
+        page = RawPage.from_json(raw)
+        quality, data = steps.prepare_page(page.data, page.media_type, page.resolution, page.config, "worker")
+        sha = sha256_bytes(data)
+        key = steps.store_page(st.rt, data, sha, page.media_type)
+        prepared = {"image_key": key, "image_sha256": sha, "quality": asdict(quality) if quality else None}
+    else:
+        assert image_key, "a page key or the page itself"
+        data = st.rt.store.get(image_key)
+        sha = sha256_bytes(data)
     kept = steps.cached_ocr_key(st.rt, sha, engine)
     if kept is not None:  # read before (a retry, a resumed batch, the same page in another file)
-        return outcome_json(PageOutcome(None, None, None, 0.0, None, _rss_mb(), ocr_key=kept))
+        outcome = PageOutcome(None, None, None, 0.0, None, _rss_mb(), ocr_key=kept, prepared=prepared)
+        return outcome_json(outcome)
     st.ensure_engine()
     outcome = read_one(data)
+    outcome.prepared = prepared
     if outcome.ocr is not None:
         key = steps.remember_ocr(st.rt, sha, engine, PageOcr.from_json(outcome.ocr))
         outcome.ocr, outcome.ocr_key = None, key  # the text travels through the store, not the broker

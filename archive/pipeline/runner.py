@@ -30,7 +30,7 @@ from archive.classify.store import load_classifier, taxonomy_for
 from archive.identifiers import OFFICE_PATTERN
 from archive.pipeline import steps
 from archive.pipeline.finishing import finish_file, refusals
-from archive.pipeline.work import FileWork, PageWork
+from archive.pipeline.work import FileWork, PageWork, RawPage
 from archive.records.models import Batch, BatchFile
 from archive.report import lines_for_file
 from archive.runtime import Runtime
@@ -185,7 +185,7 @@ class _Flow:
         self.ctx: steps.IngestContext | None = None
 
     # OCR submission with back-pressure: never more than pool.capacity pages in flight.
-    def submit(self, data: bytes, image_key: str) -> Future[PageOutcome]:
+    def submit(self, data: bytes, image_key: str, raw: RawPage | None = None) -> Future[PageOutcome]:
         while True:
             self.futures = [f for f in self.futures if not f.done()]
             if len(self.futures) < self.pool.capacity:
@@ -195,13 +195,13 @@ class _Flow:
             self.finish_ready()
             self.waiting += time.perf_counter() - waited
         try:
-            return self._submit(data, image_key)
+            return self._submit(data, image_key, raw)
         except BrokenProcessPool:
             self.restart()
-            return self._submit(data, image_key)
+            return self._submit(data, image_key, raw)
 
-    def _submit(self, data: bytes, image_key: str) -> Future[PageOutcome]:
-        future = self.pool.submit(data, image_key)
+    def _submit(self, data: bytes, image_key: str, raw: RawPage | None = None) -> Future[PageOutcome]:
+        future = self.pool.submit(data, image_key, raw)
         future.generation = self.generation  # type: ignore[attr-defined]
         future.add_done_callback(lambda _f: self.progress.page_done())
         self.futures.append(future)
@@ -219,6 +219,8 @@ class _Flow:
                     page.future = self._resubmit(page)
 
     def _resubmit(self, page: PageWork) -> Future[PageOutcome]:
+        if page.raw is not None:  # not prepared yet: the page goes out again as intake gave it
+            return self._submit(page.raw.data, "", page.raw)
         return self._submit(self.rt.store.get(page.image_key), page.image_key)
 
     def recover(self, page: PageWork) -> None:
@@ -365,6 +367,7 @@ def run_batch(
         engine_name=engine,
         user=user,
         submit=flow.submit,
+        remote_prepare=remote is not None and pool_factory is None,
         classifier=load_classifier(rt.settings),
         taxonomy=taxonomy_for(rt.settings),
     )

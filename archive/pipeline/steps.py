@@ -29,10 +29,11 @@ from archive.classify.model import Classifier
 from archive.extract import check_catalogue, extract_record
 from archive.identifiers import find_identifiers, is_valid_id_number, is_valid_uscc
 from archive.indexing import outbox
-from archive.intake import IntakeError, IntakePage, SourceFile, open_source
-from archive.pipeline.work import DossierWork, FileWork, PageWork, Problem, Rejected
+from archive.intake import IntakeError, SourceFile, open_source
+from archive.pipeline.work import DossierWork, FileWork, PageWork, Problem, RawPage, Rejected
 from archive.quality import Assessment, PageQuality, QualityConfig, assess_page
 from archive.quality.findings import PageFacts, content_problems, scan_problems
+from archive.quality.resolution import Resolution
 from archive.records.models import BatchFile, Document, Dossier, DossierEvent, OcrResult, Original, Page
 from archive.retention import holds
 from archive.runtime import Runtime
@@ -56,7 +57,8 @@ class IngestContext:
     office: str
     engine_name: str
     user: str
-    submit: Callable[[bytes, str], Future[PageOutcome]]  # (image, its object key)
+    submit: Callable[[bytes, str, RawPage | None], Future[PageOutcome]]  # (image, its key, or the page to prepare)
+    remote_prepare: bool = False  # Celery: workers measure, straighten and store the pages they read
     classifier: Classifier | None = None
     taxonomy: Taxonomy | None = None
     seen: dict[str, int] = field(default_factory=dict)  # sha256 → position of its first copy in this batch
@@ -131,37 +133,52 @@ def cached_ocr_key(rt: Runtime, image_sha256: str, engine: str) -> str | None:
 
 def scan_pages(ctx: IngestContext, work: FileWork) -> None:
     """Measure each page's scan quality, store its image (straightened when it was tilted) and hand
-    that image to the OCR workers (or take OCR already done for it)."""
+    that image to the OCR workers (or take OCR already done for it).  With ``ctx.remote_prepare``
+    (Celery workers) the page goes to a worker as intake gave it, and the worker does all of that."""
     source = ctx.sources.pop(work.position)
     config = QualityConfig.from_settings(ctx.rt.settings)
     try:
         for page in source.ingestor.pages():
-            quality, data = _assessed(page, config, work.source)
+            if ctx.remote_prepare:
+                item = PageWork(page.index, "", "", page.media_type, page.width, page.height, page.dpi)
+                item.raw = RawPage(page.data, page.media_type, page.resolution, config)
+                item.future = ctx.submit(page.data, "", item.raw)
+                work.pages.append(item)
+                continue
+            quality, data = prepare_page(page.data, page.media_type, page.resolution, config, work.source)
             sha = sha256_bytes(data)
-            key = content_key("derived/pages", sha, _SUFFIX[page.media_type])
-            ctx.rt.store.put(key, data)
+            key = store_page(ctx.rt, data, sha, page.media_type)
             item = PageWork(page.index, key, sha, page.media_type, page.width, page.height, page.dpi, quality)
             _take_cached_ocr(ctx, item)
             if item.ocr is None:
-                item.future = ctx.submit(data, key)
+                item.future = ctx.submit(data, key, None)
             work.pages.append(item)
     except IntakeError as exc:
         raise Rejected(exc.code, exc.detail) from exc
 
 
-def _assessed(page: IntakePage, config: QualityConfig, source: str) -> tuple[PageQuality | None, bytes]:
+def store_page(rt: Runtime, data: bytes, sha: str, media_type: str) -> str:
+    """Keep a page image (as it will be read and shown) under its SHA-256; returns its key."""
+    key = content_key("derived/pages", sha, _SUFFIX[media_type])
+    rt.store.put(key, data)
+    return key
+
+
+def prepare_page(
+    data: bytes, media_type: str, resolution: Resolution | None, config: QualityConfig, source: str
+) -> tuple[PageQuality | None, bytes]:
     """The page's scan-quality measurements and the image to store and read: the page as intake
     gave it, or a straightened copy (same format, size and colour mode; the original file is
     already stored unchanged).  A page that cannot be measured goes on unmeasured."""
     try:
-        assessment: Assessment = assess_page(page.data, page.media_type, page.resolution, config)
+        assessment: Assessment = assess_page(data, media_type, resolution, config)
     except Exception as exc:  # a measurement must never cost the page; OCR reports undecodable images
-        log.warning("scan quality not measured", extra={"source": source, "page": page.index, "error": str(exc)})
-        return None, page.data
+        log.warning("scan quality not measured", extra={"source": source, "error": str(exc)})
+        return None, data
     quality = assessment.quality
     if assessment.straightened is None:
-        return quality, page.data
-    quality = replace(quality, source_sha256=sha256_bytes(page.data))
+        return quality, data
+    quality = replace(quality, source_sha256=sha256_bytes(data))
     return quality, assessment.straightened
 
 
@@ -199,6 +216,12 @@ def collect_ocr(ctx: IngestContext, work: FileWork, recover: Callable[[PageWork]
                 recover(page)
                 continue
             page.future = None
+            if outcome.prepared is not None:  # a worker measured, straightened and stored the page
+                page.image_key = outcome.prepared["image_key"]
+                page.image_sha256 = outcome.prepared["image_sha256"]
+                quality = outcome.prepared["quality"]
+                page.quality = PageQuality(**quality) if quality is not None else None
+                page.raw = None
             if outcome.error is not None:
                 code, detail = outcome.error
                 raise Rejected(code, f"第 {page.index + 1} 页：{detail}")

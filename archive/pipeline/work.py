@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from archive.quality.page import PageQuality
+from archive.quality.page import PageQuality, QualityConfig
+from archive.quality.resolution import Resolution
 from ocr.engine import PageOcr
 from ocr.pool import PageOutcome
 
@@ -32,6 +34,34 @@ class Rejected(Exception):
         self.problem = Problem(code, detail)
 
 
+@dataclass(frozen=True)
+class RawPage:
+    """A page as intake gave it, for a Celery worker that measures, straightens, stores and reads it."""
+
+    data: bytes
+    media_type: str
+    resolution: Resolution | None
+    config: QualityConfig
+
+    def to_json(self) -> dict:
+        return {
+            "data": base64.b64encode(self.data).decode("ascii"),
+            "media_type": self.media_type,
+            "resolution": asdict(self.resolution) if self.resolution is not None else None,
+            "config": asdict(self.config),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> RawPage:
+        resolution = data["resolution"]
+        return cls(
+            data=base64.b64decode(data["data"]),
+            media_type=data["media_type"],
+            resolution=Resolution(**resolution) if resolution is not None else None,
+            config=QualityConfig(**data["config"]),
+        )
+
+
 @dataclass
 class PageWork:
     index: int  # 0-based page of the source file
@@ -49,6 +79,7 @@ class PageWork:
     seconds: float = 0.0
     worker_pid: int | None = None
     worker_rss_mb: float | None = None
+    raw: RawPage | None = None  # kept until a worker has prepared the page (to send it again if lost)
 
     def to_json(self) -> dict:
         """What another process needs to finish this page (the OCR itself travels by ``ocr_key``)."""
@@ -62,7 +93,7 @@ class PageWork:
         return cls(**{**data, "quality": PageQuality(**quality) if quality is not None else None})
 
 
-_NOT_SENT = {"future", "ocr"}
+_NOT_SENT = {"future", "ocr", "raw"}
 
 
 @dataclass

@@ -11,7 +11,8 @@ before the clock starts.  The batch is coordinated from this process (intake: op
 measuring and storing the pages), as `archive ingest` and the API do.
 
 Measured and printed: pages/min with 1 and with 2 workers; then the capacity of what every worker
-shares — this process's intake, the broker (Redis), the database commits and the index writes —
+shares — this process's intake (files opened and kept, pages taken out), the broker (Redis, page
+images in the messages), the database commits and the index writes —
 each in pages/min, and the model: how many machines of ``--cores-per-machine`` cores (one worker
 process per core, at the per-worker rate measured here) each shared part can feed, and which runs
 out first.  The last line is ``workers=2 speedup=<ratio>``.
@@ -130,9 +131,9 @@ def one_run(workers: int, sources: list[str], args: argparse.Namespace, scratch:
     return Run(workers, summary, seconds, steps, index, busy)
 
 
-def intake_alone(sources: list[str], scratch: Path) -> tuple[int, float]:
-    """The coordinator's own work on the batch with nothing else running: open each file, measure
-    (and straighten) and store its pages, as ``run_batch`` does before handing pages out."""
+def intake_alone(sources: list[str], scratch: Path) -> tuple[int, float, int]:
+    """The coordinator's own work on the batch with nothing else running: open each file, keep it,
+    and take its pages out to hand them to the workers (which measure, straighten and store them)."""
     from concurrent.futures import Future
 
     from archive.pipeline import steps
@@ -148,39 +149,43 @@ def intake_alone(sources: list[str], scratch: Path) -> tuple[int, float]:
             office="370303",
             engine_name="none",
             user="system:bench",
-            submit=lambda data, key: Future(),
+            submit=lambda data, key, raw: Future(),
+            remote_prepare=True,
         )
-        pages, started = 0, time.perf_counter()
+        pages, size, started = 0, 0, time.perf_counter()
         for position, source in enumerate(sources):
             work = FileWork(position=position, source=source, record_id="")
             steps.identify(ctx, work)
             steps.keep_original(ctx, work)
             steps.scan_pages(ctx, work)
             pages += len(work.pages)
-        return pages, time.perf_counter() - started
+            size += sum(len(p.raw.data) for p in work.pages if p.raw is not None)
+        return pages, time.perf_counter() - started, size
     finally:
         rt.close()
 
 
-def broker_messages_per_second(broker: str, count: int = 3000) -> float:
-    """Task messages of an OCR task's size through Redis: sent, taken and acknowledged, and a
-    result stored and read for each — what one page costs the broker (kombu, one client)."""
+def broker_messages_per_second(broker: str, page_bytes: int, count: int = 1000) -> float:
+    """Page tasks through Redis as the coordinator sends them (the page image in the message, base64),
+    64 at a time: sent, taken and acknowledged, and a result stored and read for each (kombu, one
+    client)."""
     from kombu import Connection
 
-    body = {"args": ["derived/pages/ab/" + "ab" * 32 + ".jpg", "paddle-ppocrv4-mobile"]}
+    body = {"kwargs": {"engine": "paddle-ppocrv4-mobile", "raw": {"data": "A" * (page_bytes * 4 // 3)}}}
     result = json.dumps({"status": "SUCCESS", "result": {"separator": None, "ocr_key": "x" * 90}})
     with Connection(broker) as conn:
         queue = conn.SimpleQueue(f"archive.scale-probe.{uuid.uuid4().hex[:6]}")
         client = conn.default_channel.client
         started = time.perf_counter()
-        for _ in range(count):
-            queue.put(body)
-        for i in range(count):
-            message = queue.get(timeout=5)
-            message.ack()
-            client.set(f"probe-result-{i}", result, ex=60)
         for first in range(0, count, 64):
-            client.mget([f"probe-result-{i}" for i in range(first, min(count, first + 64))])
+            batch = range(first, min(count, first + 64))
+            for _ in batch:
+                queue.put(body)
+            for i in batch:
+                message = queue.get(timeout=5)
+                message.ack()
+                client.set(f"probe-result-{i}", result, ex=60)
+            client.mget([f"probe-result-{i}" for i in batch])
         seconds = time.perf_counter() - started
         queue.queue.delete()
         queue.close()
@@ -215,21 +220,21 @@ def main() -> None:
     pages = two.pages
     per_worker = two.pages_per_minute / two.workers
     with tempfile.TemporaryDirectory(prefix="archive-scale-") as tmp:
-        intake_pages, intake_seconds = intake_alone(sources, Path(tmp))
+        intake_pages, intake_seconds, intake_bytes = intake_alone(sources, Path(tmp))
     intake = 60.0 * intake_pages / intake_seconds
     intake_busy = 60.0 * pages / max(two.summary.intake_seconds, 1e-9)
     commit = two.steps.get("commit", 0.0)
     database = 60.0 * pages / max(commit, 1e-9)
     index = 60.0 * pages / max(two.index_seconds, 1e-9)
-    messages = broker_messages_per_second(args.broker)
+    messages = broker_messages_per_second(args.broker, intake_bytes // max(1, intake_pages))
     files_per_page = len(sources) / max(1, pages)
     broker = 60.0 * messages / (1 + 2 * files_per_page)  # a page task, plus a finish and an index task per file
     print()
     print(f"per worker (1 process, 1 OCR thread): {per_worker:.1f} pages/min")
     print("shared capacity, pages/min (each measured alone on this 2-core machine; database and index from the run):")
     capacities = {
-        "intake (one batch's coordinating process: open files, measure and store pages)": intake,
-        "broker (Redis: task + ack + result per message, one client)": broker,
+        "intake (one batch's coordinating process: open and keep files, take pages out)": intake,
+        "broker (Redis: page task with its image + ack + result, one client)": broker,
         "database (file commits, one at a time, PostgreSQL 15 here)": database,
         "search index (embedded tantivy, one writer at a time)": index,
     }
