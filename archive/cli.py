@@ -42,6 +42,7 @@ from archive.identity import users as user_service
 from archive.identity.roles import ROLE_ZH, Role
 from archive.intake import expand_paths
 from archive.pipeline.runner import BatchBusy, BatchSummary, current_user, run_batch
+from archive.pipeline.work import BatchStopped
 from archive.records.models import Dossier, TrainingExample
 from archive.runtime import open_runtime
 from archive.settings import Settings, get_settings
@@ -139,6 +140,10 @@ def _ingest(settings: Settings, paths: list[str], office: str, report: Path | No
         _audit(rt, "ingest", (summary.batch_id,), files=len(sources), office=office)
     except BatchBusy as exc:
         raise click.ClickException(str(exc)) from exc
+    except BatchStopped as exc:  # the broker or the workers: what is done stays; the same command resumes
+        raise click.ClickException(
+            f"[batch_stopped] {exc}；已完成的文件已入库，问题解决后重新运行同一命令即可继续"
+        ) from exc
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     finally:

@@ -350,13 +350,57 @@ def test_the_api_sends_uploads_to_the_workers_and_reports_them(tmp_path: Path, b
         assert client.get("/metrics", headers=SCRAPE).status_code == 200
 
 
-def test_readiness_names_a_broker_that_does_not_answer(tmp_path: Path) -> None:
-    from tests.api_client import running
+def test_readiness_names_a_broker_that_does_not_answer_and_settings_hide_its_password(tmp_path: Path) -> None:
+    from tests.api_client import running, token
     from tests.test_operations import API
 
-    settings = Settings(home=tmp_path / "home", broker_url="redis://127.0.0.1:1/0")
-    with running(settings, seeded=False) as (client, _):
+    settings = Settings(home=tmp_path / "home", broker_url="redis://:sekret-pw@127.0.0.1:1/0")
+    with running(settings) as (client, _):
         answer = client.get(f"{API}/ready")
         assert answer.status_code == 503
         assert answer.json()["failing"] == ["broker"]
         assert answer.json()["checks"]["broker"]["code"] == "broker_unavailable"
+        shown = client.get(f"{API}/system/settings", headers=token(client, "admin"))
+        assert shown.status_code == 200 and "sekret-pw" not in shown.text
+        assert shown.json()["settings"]["broker_url"].startswith("redis://")
+
+
+def test_a_stopped_batch_or_a_fault_is_not_a_refusal_of_the_file_in_hand() -> None:
+    """A file's task failing for good, or the broker going away, stops the batch (resumable); it must
+    not be recorded as the refusal of whichever file was being opened at that moment.  On a worker,
+    database and store faults propagate so that Celery retries the task."""
+    from archive.pipeline.finishing import refusals
+    from archive.pipeline.work import BatchStopped
+
+    work = FileWork(position=0, source="a.pdf", record_id="r")
+    with pytest.raises(BatchStopped), refusals(work):
+        raise BatchStopped("任务队列无法写入")
+    with pytest.raises(OSError), refusals(work, faults=(OSError,)):
+        raise OSError("store unreachable")
+    assert work.rejection is None
+    with refusals(work):
+        raise OSError("store unreachable")
+    assert work.rejection is not None and work.rejection.code == "internal_error"  # in-process: as before
+
+
+def test_a_page_that_kills_its_process_fails_for_good_after_a_few_starts(broker: str) -> None:
+    """Late acknowledgement hands a page back each time its process dies; counted per task id, the
+    fourth start past the retries fails instead of holding the batch forever."""
+    import types
+
+    import redis
+
+    from archive.distributed.tasks import PageKillsWorker, _count_delivery
+
+    client = redis.Redis.from_url(broker)
+    task = types.SimpleNamespace(
+        app=types.SimpleNamespace(backend=types.SimpleNamespace(client=client)),
+        request=types.SimpleNamespace(id="ocr-poison-1"),
+        max_retries=3,
+    )
+    for _ in range(6):
+        _count_delivery(task)
+    with pytest.raises(PageKillsWorker):
+        _count_delivery(task)
+    task.request.id = "ocr-other"
+    _count_delivery(task)  # counted per task

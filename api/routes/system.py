@@ -40,7 +40,7 @@ class SettingsOut(BaseModel):
 @router.get("/settings", response_model=SettingsOut, summary="当前生效的设置（口令已隐去）")
 def effective_settings(*, principal: Admin, state: StateDep) -> SettingsOut:
     values = state.rt.settings.model_dump(mode="json")
-    for name in ("database_url", "es_url"):  # URLs may carry a password
+    for name in ("database_url", "es_url", "broker_url", "result_url"):  # URLs may carry a password
         if values.get(name):
             values[name] = make_url(values[name]).render_as_string(hide_password=True)
     state.trail.record(principal, "admin", (), detail={"change": "settings_view"})
@@ -213,7 +213,8 @@ def _ocr_on_workers(state: AppState, engine: str) -> StatusPart:
     facts: dict[str, Any] = {"engine": s.ocr_engine, "mode": "celery", "threads": s.ocr_threads}
     try:
         waiting = queue_lengths(s, timeout=1.0)
-        replies = make_app(s).control.ping(timeout=0.5)
+        with make_app(s) as app:
+            replies = app.control.ping(timeout=0.5)
     except Exception as exc:  # noqa: BLE001 — the answer is the status
         return _part("ocr", "文字识别", "error", f"{engine}：任务队列（Redis）无法访问：{_failure(exc)}", **facts)
     with state.rt.sessions() as session:

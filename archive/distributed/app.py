@@ -14,6 +14,10 @@ FINISH_TASK = "archive.finish_file"
 INDEX_TASK = "archive.index_file"
 
 
+def _limits(seconds: float, retries: int) -> dict:
+    return {"time_limit": seconds, "soft_time_limit": seconds * 0.9, "max_retries": retries}
+
+
 def make_app(settings: Settings) -> Celery:
     """Redis as broker and result backend; late acknowledgement, one task reserved per process, a
     visibility timeout above the longest task, and processes replaced after N tasks."""
@@ -41,13 +45,11 @@ def make_app(settings: Settings) -> Celery:
             INDEX_TASK: {"queue": FILES_QUEUE},
         },
         task_default_queue=PAGES_QUEUE,
+        # One entry per task (a task takes only the first annotation that names it).
         task_annotations={
-            OCR_TASK: {"time_limit": settings.task_ocr_seconds, "soft_time_limit": settings.task_ocr_seconds * 0.9},
-            FINISH_TASK: {
-                "time_limit": settings.task_file_seconds,
-                "soft_time_limit": settings.task_file_seconds * 0.9,
-            },
-            INDEX_TASK: {"time_limit": settings.task_file_seconds, "soft_time_limit": settings.task_file_seconds * 0.9},
+            OCR_TASK: _limits(settings.task_ocr_seconds, settings.task_retries),
+            FINISH_TASK: _limits(settings.task_file_seconds, settings.task_retries),
+            INDEX_TASK: _limits(settings.task_file_seconds, settings.task_retries),
         },
         task_track_started=True,
         result_expires=86_400,

@@ -14,7 +14,7 @@ from celery import Celery
 from archive.distributed.app import FILES_QUEUE, FINISH_TASK, INDEX_TASK, OCR_TASK, PAGES_QUEUE, make_app
 from archive.pipeline import steps
 from archive.pipeline.finishing import finish_file
-from archive.pipeline.work import FileWork, RawPage
+from archive.pipeline.work import BatchStopped, FileWork, RawPage
 from archive.settings import Settings
 from ocr.pool import PageLost, PageOutcome
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 _READY = {"SUCCESS", "FAILURE", "REVOKED"}
 
 
-class TaskFailed(RuntimeError):
+class TaskFailed(BatchStopped):
     """A file's task failed for good: the batch stops, resumable; ``archive tasks retry`` can finish it."""
 
 
@@ -80,6 +80,8 @@ class ResultWatcher:
             try:
                 if meta["status"] == "SUCCESS":
                     future.set_result(meta["result"])
+                elif type(meta["result"]).__name__ == "EngineMismatch":  # a setting, not the page: stop
+                    future.set_exception(BatchStopped(f"工作节点的 OCR 引擎与本批次不同：{meta['result']}"))
                 else:
                     future.set_exception(TaskNotDone(f"task {task_id} {meta['status']}: {meta['result']!r}"))
             except InvalidStateError:  # cancelled meanwhile
@@ -118,11 +120,15 @@ class CeleryOcrPool:
         task_id = f"ocr-{digest}-{uuid.uuid4().hex[:12]}"
         outer: Future[PageOutcome] = Future()
         inner = self.watcher.watch(task_id)
-        if raw is not None:
-            kwargs = {"engine": self.engine, "raw": raw.to_json()}
-            self.app.send_task(OCR_TASK, kwargs=kwargs, task_id=task_id, queue=PAGES_QUEUE)
-        else:
-            self.app.send_task(OCR_TASK, args=[image_key, self.engine], task_id=task_id, queue=PAGES_QUEUE)
+        try:
+            if raw is not None:
+                kwargs = {"engine": self.engine, "raw": raw.to_json()}
+                self.app.send_task(OCR_TASK, kwargs=kwargs, task_id=task_id, queue=PAGES_QUEUE)
+            else:
+                self.app.send_task(OCR_TASK, args=[image_key, self.engine], task_id=task_id, queue=PAGES_QUEUE)
+        except Exception as exc:  # the broker is down: stop the batch (resumable), refuse no file
+            inner.cancel()
+            raise BatchStopped(f"任务队列无法写入，批次暂停（恢复后重新运行即可继续）：{type(exc).__name__}") from exc
         inner.add_done_callback(lambda f: _settle_page(outer, f))
         outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
         return outer
@@ -135,12 +141,25 @@ def _settle_page(outer: Future[PageOutcome], inner: Future[dict]) -> None:
     try:
         if inner.cancelled():
             outer.set_exception(PageLost("no longer awaited"))
-        elif (exc := inner.exception()) is not None:
+        elif isinstance(exc := inner.exception(), BatchStopped):
+            outer.set_exception(exc)
+        elif exc is not None:
             outer.set_exception(PageLost(str(exc)))
         else:
-            outer.set_result(PageOutcome(**inner.result()))
+            try:
+                outcome = PageOutcome(**inner.result())
+            except Exception as bad:  # a worker of another version: the page is read again, never hangs
+                outer.set_exception(PageLost(f"unreadable result: {bad}"))
+            else:
+                outer.set_result(outcome)
     except InvalidStateError:
         pass
+
+
+def file_chain(app: Celery, batch: dict, work: dict):  # noqa: ANN201 — a Celery chain
+    """``archive.finish_file | archive.index_file`` for one file."""
+    finish = app.signature(FINISH_TASK, args=(batch, work), queue=FILES_QUEUE)
+    return finish | app.signature(INDEX_TASK, queue=FILES_QUEUE)
 
 
 class RemoteFinisher:
@@ -155,9 +174,10 @@ class RemoteFinisher:
     def __call__(self, ctx: steps.IngestContext, work: FileWork) -> str:
         if work.rejection is not None or work.duplicate_of is not None:
             return finish_file(ctx, work)
-        finish = self.app.signature(FINISH_TASK, args=(self.batch, work.to_json()), queue=FILES_QUEUE)
-        index = self.app.signature(INDEX_TASK, queue=FILES_QUEUE)
-        chained = (finish | index).apply_async()
+        try:
+            chained = file_chain(self.app, self.batch, work.to_json()).apply_async()
+        except Exception as exc:  # the broker is down: stop the batch (resumable), refuse no file
+            raise BatchStopped(f"任务队列无法写入，批次暂停（恢复后重新运行即可继续）：{type(exc).__name__}") from exc
         finished = self.watcher.watch(chained.parent.id)
         indexed = self.watcher.watch(chained.id)
         try:
@@ -189,3 +209,4 @@ class CeleryDispatch:
 
     def close(self) -> None:
         self.finisher.close()
+        self.app.close()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from celery import Celery
 from sqlalchemy import select
 
+from archive.distributed.app import FINISH_TASK
 from archive.records.models import TaskFailure
 from archive.runtime import Runtime
 
@@ -49,7 +50,10 @@ class NotRetryable(LookupError):
 
 
 def retry(rt: Runtime, app: Celery, failure_id: str, user: str) -> Retried:
-    """Send the failed task again with the same arguments (safe: every task is idempotent)."""
+    from archive.distributed.dispatch import file_chain
+
+    """Send the failed task again with the same arguments (safe: every task is idempotent); a file's
+    task goes out chained to its indexing, as the batch sent it."""
     with rt.sessions.begin() as session:
         failure = session.get(TaskFailure, failure_id, with_for_update=True)
         if failure is None:
@@ -58,6 +62,11 @@ def retry(rt: Runtime, app: Celery, failure_id: str, user: str) -> Retried:
             raise NotRetryable(
                 f"失败任务 {failure_id} 已于 {failure.retried_at:%Y-%m-%d %H:%M} 由 {failure.retried_by} 重试"
             )
-        sent = app.send_task(failure.task_name, args=failure.args, kwargs=failure.kwargs)
+        if failure.task_name == FINISH_TASK and len(failure.args) == 2:  # finished files are indexed too
+            sent = file_chain(app, *failure.args).apply_async().parent
+        elif isinstance(failure.kwargs.get("raw"), dict):
+            raise NotRetryable(f"失败任务 {failure_id} 是一页随批次发送的图像（未保存）：请重新运行该批次")
+        else:
+            sent = app.send_task(failure.task_name, args=failure.args, kwargs=failure.kwargs)
         failure.retried_at, failure.retried_by, failure.retry_task_id = datetime.now(UTC), user, sent.id
         return Retried(failure.id, failure.task_name, sent.id)

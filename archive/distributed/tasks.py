@@ -58,6 +58,7 @@ def ocr_page(self, image_key: str | None = None, engine: str = "", raw: dict | N
     st = state()
     if engine != st.engine:
         raise EngineMismatch(f"batch engine {engine!r}, this worker runs {st.engine!r}: configure both alike")
+    _count_delivery(self)
     prepared = None
     if raw is not None:
         page = RawPage.from_json(raw)
@@ -82,6 +83,22 @@ def ocr_page(self, image_key: str | None = None, engine: str = "", raw: dict | N
     return outcome_json(outcome)
 
 
+class PageKillsWorker(RuntimeError):
+    """The page's task was started too often: each time its process died (out of memory, a crash)."""
+
+
+def _count_delivery(task) -> None:  # noqa: ANN001 — the bound Celery task
+    """A page whose reading kills the process comes back after each death (late acknowledgement);
+    after a few starts it fails for good instead, so the batch is not held forever."""
+    client = task.app.backend.client
+    key = f"archive-task-starts-{task.request.id}"
+    starts = client.incr(key)
+    client.expire(key, 86_400)
+    limit = (task.max_retries or 0) + 3  # retries also start the task again
+    if starts > limit:
+        raise PageKillsWorker(f"任务已启动 {starts} 次，每次进程都异常退出（内存不足或识别崩溃）")
+
+
 def _no_submit(data: bytes, image_key: str):  # noqa: ANN202 — finishing never reads a page again
     raise RuntimeError("a file's pages are read before it is finished")
 
@@ -101,7 +118,7 @@ def finish_file_task(self, batch: dict, work: dict) -> dict:  # noqa: ANN001
         taxonomy=taxonomy_for(settings),
     )
     file_work = FileWork.from_json(work)
-    status = finish_file(ctx, file_work)
+    status = finish_file(ctx, file_work, FAULTS)
     return {"record_id": file_work.record_id, "status": status}
 
 
@@ -135,12 +152,15 @@ def _close(**_: object) -> None:
 @task_failure.connect
 def _keep_failure(sender=None, task_id=None, exception=None, args=None, kwargs=None, einfo=None, **_: object) -> None:  # noqa: ANN001
     """A task that failed for good is kept in the database for ``archive tasks`` to show and retry."""
+    kwargs = dict(kwargs or {})
+    if isinstance(kwargs.get("raw"), dict):  # a page image is not kept with the failure (personal data)
+        kwargs["raw"] = {**kwargs["raw"], "data": None}
     record_failure(
         state().rt,
         task_id=str(task_id),
         task_name=getattr(sender, "name", str(sender)),
         args=list(args or []),
-        kwargs=dict(kwargs or {}),
+        kwargs=kwargs,
         error=f"{type(exception).__name__}: {exception}",
         trace="".join(traceback.format_exception(exception)) if exception is not None else str(einfo or ""),
         worker=f"{os.uname().nodename}:{os.getpid()}",

@@ -355,40 +355,42 @@ def run_batch(
     summary = BatchSummary(batch_id=batch_id, resumed=resumed)
     started = time.perf_counter()
     remote = _remote(rt, batch_id, office, user, engine)
-    factory = pool_factory or (remote.pool_factory if remote is not None else default_pool_factory(rt))
-    if wrap_pool is not None:
-        factory = _wrapped(factory, wrap_pool)
-    finisher = remote.finisher if remote is not None else finish_file
-    flow = _Flow(rt, factory, summary, progress, emit, finisher)
-    flow.ctx = steps.IngestContext(
-        rt=rt,
-        batch_id=batch_id,
-        office=office,
-        engine_name=engine,
-        user=user,
-        submit=flow.submit,
-        remote_prepare=remote is not None and pool_factory is None,
-        classifier=load_classifier(rt.settings),
-        taxonomy=taxonomy_for(rt.settings),
-    )
-    with rt.sessions() as session:
-        records = session.scalars(
-            select(BatchFile).where(BatchFile.batch_id == batch_id).order_by(BatchFile.position)
-        ).all()
-    progress.files(len(records))
     try:
-        for record in records:
-            if record.status != "pending":  # finished before an interruption: report it again
+        factory = pool_factory or (remote.pool_factory if remote is not None else default_pool_factory(rt))
+        if wrap_pool is not None:
+            factory = _wrapped(factory, wrap_pool)
+        finisher = remote.finisher if remote is not None else finish_file
+        flow = _Flow(rt, factory, summary, progress, emit, finisher)
+        flow.ctx = steps.IngestContext(
+            rt=rt,
+            batch_id=batch_id,
+            office=office,
+            engine_name=engine,
+            user=user,
+            submit=flow.submit,
+            remote_prepare=remote is not None and pool_factory is None,
+            classifier=load_classifier(rt.settings),
+            taxonomy=taxonomy_for(rt.settings),
+        )
+        with rt.sessions() as session:
+            records = session.scalars(
+                select(BatchFile).where(BatchFile.batch_id == batch_id).order_by(BatchFile.position)
+            ).all()
+        progress.files(len(records))
+        try:
+            for record in records:
+                if record.status != "pending":  # finished before an interruption: report it again
+                    flow.finish_ready()
+                    flow.finish_all()
+                    flow.report(record.id)
+                    progress.file_done(record.source, record.status)
+                    continue
+                flow.start(flow.ctx, FileWork(position=record.position, source=record.source, record_id=record.id))
                 flow.finish_ready()
-                flow.finish_all()
-                flow.report(record.id)
-                progress.file_done(record.source, record.status)
-                continue
-            flow.start(flow.ctx, FileWork(position=record.position, source=record.source, record_id=record.id))
-            flow.finish_ready()
-        flow.finish_all()
+            flow.finish_all()
+        finally:
+            flow.pool.close(cancel=True)
     finally:
-        flow.pool.close(cancel=True)
         if remote is not None:
             remote.close()
     summary.seconds = time.perf_counter() - started

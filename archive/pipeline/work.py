@@ -26,6 +26,11 @@ class Problem:
         return out
 
 
+class BatchStopped(RuntimeError):
+    """The batch cannot go on (the broker is unreachable, a file's task failed for good, the workers
+    run another engine).  Not a refusal of the file in hand: the batch stops and stays resumable."""
+
+
 class Rejected(Exception):
     """A step refuses the file; the batch goes on with the next one."""
 
