@@ -99,12 +99,12 @@ def worker(batches: Any) -> Check:
     return Check(True, OK, "批次处理线程运行中")
 
 
-def broker(rt: Runtime) -> Check:
+def broker(rt: Runtime, timeout: float = 2.0) -> Check:
     """With ``ARCHIVE_BROKER_URL``: Redis answers, and how many pages and files wait for a worker."""
     from archive.distributed.queues import queue_lengths
 
     try:
-        waiting = queue_lengths(rt.settings)
+        waiting = queue_lengths(rt.settings, timeout)
     except Exception as exc:  # noqa: BLE001 — the answer is the check
         why = failure(exc)
         return Check(

@@ -149,11 +149,9 @@ def tasks_retry(failure_ids: tuple[str, ...], every: bool) -> None:
 @click.option("--timeout", type=float, default=3.0, show_default=True, help="等待应答的秒数")
 def tasks_ping(name: str | None, timeout: float) -> None:
     """探测工作节点是否在线（容器健康检查用）：无应答时退出码为 1。"""
-    from archive.distributed.app import make_app
+    from archive.distributed.queues import workers_online
 
-    app = make_app(_broker_settings())
-    replies = app.control.ping(destination=[name] if name else None, timeout=timeout)
-    nodes = sorted(node for reply in replies for node in reply)
+    nodes = workers_online(_broker_settings(), timeout, name)
     if not nodes:
         raise click.ClickException(f"[no_worker] {timeout:g} 秒内没有工作节点应答{f'（{name}）' if name else ''}")
     for node in nodes:

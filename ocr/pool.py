@@ -68,6 +68,11 @@ def worker_engine() -> OcrEngine:
     return _engine
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def read_one(data: bytes) -> PageOutcome:
     """OCR of one page image with the engine `init_worker` built in this process."""
     assert _engine is not None, "worker not initialised"
@@ -77,8 +82,7 @@ def read_one(data: bytes) -> PageOutcome:
         sep, ocr, err = reading.separator, (reading.ocr.to_json() if reading.ocr else None), None
     except ImageError as exc:
         sep, ocr, err = None, None, (exc.code, exc.detail)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return PageOutcome(sep, ocr, err, time.perf_counter() - start, os.getpid(), rss)
+    return PageOutcome(sep, ocr, err, time.perf_counter() - start, os.getpid(), peak_rss_mb())
 
 
 class PageLost(Exception):

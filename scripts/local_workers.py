@@ -60,7 +60,7 @@ def engines_loaded(settings: Settings) -> int:
 
 @contextmanager
 def local_workers(settings: Settings, count: int, concurrency: int = 1) -> Iterator[list[subprocess.Popen]]:
-    from archive.distributed.app import make_app
+    from archive.distributed.queues import workers_online
 
     settings.home.mkdir(parents=True, exist_ok=True)
     before = engines_loaded(settings)
@@ -75,10 +75,12 @@ def local_workers(settings: Settings, count: int, concurrency: int = 1) -> Itera
         )
         for i in range(count)
     ]
-    app = make_app(settings)
     try:
         deadline = time.monotonic() + 180
-        while len(app.control.ping(timeout=1.0)) < count or engines_loaded(settings) - before < count * concurrency:
+        while (
+            len(workers_online(settings, timeout=1.0)) < count
+            or engines_loaded(settings) - before < count * concurrency
+        ):
             if any(p.poll() is not None for p in procs):
                 raise RuntimeError("an `archive worker` exited while starting")
             if time.monotonic() > deadline:

@@ -206,22 +206,24 @@ def _queue(state: AppState, counts: dict[str, Any], now: datetime) -> StatusPart
 
 def _ocr_on_workers(state: AppState, engine: str) -> StatusPart:
     """With ``ARCHIVE_BROKER_URL``: the Celery workers that answer, the tasks waiting, the failures kept."""
-    from archive.distributed.app import FILES_QUEUE, PAGES_QUEUE, make_app
-    from archive.distributed.queues import queue_lengths
+    from archive.distributed.app import FILES_QUEUE, PAGES_QUEUE
+    from archive.distributed.queues import workers_online
 
     s = state.rt.settings
     facts: dict[str, Any] = {"engine": s.ocr_engine, "mode": "celery", "threads": s.ocr_threads}
+    unreachable = f"{engine}：任务队列（Redis）无法访问"
+    check = health.broker(state.rt, timeout=1.0)
+    if not check.ok:
+        return _part("ocr", "文字识别", "error", f"{unreachable}：{check.facts['why']}", **facts)
+    waiting = check.facts["waiting"]
     try:
-        waiting = queue_lengths(s, timeout=1.0)
-        with make_app(s) as app:
-            replies = app.control.ping(timeout=0.5)
+        nodes = workers_online(s, timeout=0.5)
     except Exception as exc:  # noqa: BLE001 — the answer is the status
-        return _part("ocr", "文字识别", "error", f"{engine}：任务队列（Redis）无法访问：{_failure(exc)}", **facts)
+        return _part("ocr", "文字识别", "error", f"{unreachable}：{_failure(exc)}", **facts)
     with state.rt.sessions() as session:
         failed = (
             session.scalar(select(func.count()).select_from(TaskFailure).where(TaskFailure.retried_at.is_(None))) or 0
         )
-    nodes = sorted(node for reply in replies for node in reply)
     facts.update(
         nodes=nodes, waiting_pages=waiting[PAGES_QUEUE], waiting_files=waiting[FILES_QUEUE], failed_tasks=failed
     )

@@ -31,9 +31,14 @@ class TaskNotDone(RuntimeError):
     """The task failed for good (retries spent) or was revoked."""
 
 
+def _broker_down(exc: Exception) -> BatchStopped:
+    """The broker refused a task: the batch stops (resumable) and no file is refused."""
+    return BatchStopped(f"任务队列无法写入，批次暂停（恢复后重新运行即可继续）：{type(exc).__name__}")
+
+
 class ResultWatcher:
-    """One thread that reads the results of the tasks awaited, all of them in one MGET per poll,
-    and completes a ``Future`` for each (then drops the stored result)."""
+    """One thread per batch that reads the results of the tasks awaited (pages and files), all of
+    them in one MGET per poll, and completes a ``Future`` for each (then drops the stored result)."""
 
     def __init__(self, app: Celery, poll_seconds: float = 0.2) -> None:
         self.backend = app.backend
@@ -105,11 +110,11 @@ class ResultWatcher:
 class CeleryOcrPool:
     """The OCR pool interface (``submit``/``capacity``/``close``) over ``archive.ocr_page`` tasks."""
 
-    def __init__(self, app: Celery, engine: str, capacity: int) -> None:
+    def __init__(self, app: Celery, engine: str, capacity: int, watcher: ResultWatcher) -> None:
         self.app = app
         self.engine = engine
         self.capacity = capacity
-        self.watcher = ResultWatcher(app)
+        self.watcher = watcher
 
     def submit(self, data: bytes, image_key: str = "", raw: RawPage | None = None) -> Future[PageOutcome]:
         """A stored page (``image_key``) is read from the store; a page still to be prepared
@@ -126,15 +131,15 @@ class CeleryOcrPool:
                 self.app.send_task(OCR_TASK, kwargs=kwargs, task_id=task_id, queue=PAGES_QUEUE)
             else:
                 self.app.send_task(OCR_TASK, args=[image_key, self.engine], task_id=task_id, queue=PAGES_QUEUE)
-        except Exception as exc:  # the broker is down: stop the batch (resumable), refuse no file
+        except Exception as exc:
             inner.cancel()
-            raise BatchStopped(f"任务队列无法写入，批次暂停（恢复后重新运行即可继续）：{type(exc).__name__}") from exc
+            raise _broker_down(exc) from exc
         inner.add_done_callback(lambda f: _settle_page(outer, f))
         outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
         return outer
 
     def close(self, cancel: bool = False) -> None:
-        self.watcher.close()
+        """Nothing of its own to close: the batch's watcher outlives the pool (``CeleryDispatch``)."""
 
 
 def _settle_page(outer: Future[PageOutcome], inner: Future[dict]) -> None:
@@ -166,18 +171,18 @@ class RemoteFinisher:
     """Finishes each file on a worker: ``archive.finish_file`` chained to ``archive.index_file``.
     A refused or duplicate file (nothing to classify or store) is recorded here, as in-process."""
 
-    def __init__(self, app: Celery, batch: dict) -> None:
+    def __init__(self, app: Celery, batch: dict, watcher: ResultWatcher) -> None:
         self.app = app
         self.batch = batch  # batch_id, office, engine, user
-        self.watcher = ResultWatcher(app)
+        self.watcher = watcher
 
     def __call__(self, ctx: steps.IngestContext, work: FileWork) -> str:
         if work.rejection is not None or work.duplicate_of is not None:
             return finish_file(ctx, work)
         try:
             chained = file_chain(self.app, self.batch, work.to_json()).apply_async()
-        except Exception as exc:  # the broker is down: stop the batch (resumable), refuse no file
-            raise BatchStopped(f"任务队列无法写入，批次暂停（恢复后重新运行即可继续）：{type(exc).__name__}") from exc
+        except Exception as exc:
+            raise _broker_down(exc) from exc
         finished = self.watcher.watch(chained.parent.id)
         indexed = self.watcher.watch(chained.id)
         try:
@@ -191,22 +196,21 @@ class RemoteFinisher:
             log.warning("indexing task failed; the search outbox keeps the dossiers", extra={"error": str(exc)})
         return status
 
-    def close(self) -> None:
-        self.watcher.close()
-
 
 class CeleryDispatch:
-    """What ``run_batch`` uses when a broker is configured: a pool factory and a file finisher."""
+    """What ``run_batch`` uses when a broker is configured: a pool factory and a file finisher, both
+    served by the batch's one result watcher."""
 
     def __init__(self, settings: Settings, batch: dict) -> None:
         self.app = make_app(settings)
         self.capacity = settings.dispatch_pages
         self.engine = batch["engine"]
-        self.finisher = RemoteFinisher(self.app, batch)
+        self.watcher = ResultWatcher(self.app)
+        self.finisher = RemoteFinisher(self.app, batch, self.watcher)
 
     def pool_factory(self) -> CeleryOcrPool:
-        return CeleryOcrPool(self.app, self.engine, self.capacity)
+        return CeleryOcrPool(self.app, self.engine, self.capacity, self.watcher)
 
     def close(self) -> None:
-        self.finisher.close()
+        self.watcher.close()
         self.app.close()

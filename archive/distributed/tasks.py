@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import time
 import traceback
 from dataclasses import asdict
@@ -31,7 +30,7 @@ from archive.pipeline.finishing import finish_file
 from archive.pipeline.work import FileWork, RawPage
 from archive.storage.base import sha256_bytes
 from ocr.engine import PageOcr
-from ocr.pool import PageOutcome, read_one
+from ocr.pool import PageOutcome, peak_rss_mb, read_one
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +40,6 @@ FAULTS = (OperationalError, OSError, ConnectionError, TimeoutError)
 
 class EngineMismatch(RuntimeError):
     """The worker runs another OCR engine than the batch was started with."""
-
-
-def outcome_json(outcome: PageOutcome) -> dict:
-    return asdict(outcome)
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @shared_task(name=OCR_TASK, bind=True, autoretry_for=FAULTS, retry_backoff=2, retry_jitter=True)
@@ -72,15 +63,14 @@ def ocr_page(self, image_key: str | None = None, engine: str = "", raw: dict | N
         sha = sha256_bytes(data)
     kept = steps.cached_ocr_key(st.rt, sha, engine)
     if kept is not None:  # read before (a retry, a resumed batch, the same page in another file)
-        outcome = PageOutcome(None, None, None, 0.0, None, _rss_mb(), ocr_key=kept, prepared=prepared)
-        return outcome_json(outcome)
+        return asdict(PageOutcome(None, None, None, 0.0, None, peak_rss_mb(), ocr_key=kept, prepared=prepared))
     st.ensure_engine()
     outcome = read_one(data)
     outcome.prepared = prepared
     if outcome.ocr is not None:
         key = steps.remember_ocr(st.rt, sha, engine, PageOcr.from_json(outcome.ocr))
         outcome.ocr, outcome.ocr_key = None, key  # the text travels through the store, not the broker
-    return outcome_json(outcome)
+    return asdict(outcome)
 
 
 class PageKillsWorker(RuntimeError):

@@ -13,7 +13,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from archive.pipeline.runner import engine_config, run_batch  # noqa: E402
 from archive.runtime import open_runtime  # noqa: E402
 from archive.settings import Settings  # noqa: E402
 from ocr.images import decode  # noqa: E402
-from ocr.pool import OcrPool, init_worker, worker_engine  # noqa: E402
+from ocr.pool import OcrPool, init_worker, peak_rss_mb, worker_engine  # noqa: E402
 from ocr.registry import EngineConfig  # noqa: E402
 from scripts.bench.quality import Quality, load_truth  # noqa: E402
 
@@ -36,7 +35,7 @@ from scripts.bench.quality import Quality, load_truth  # noqa: E402
 def _raw_page(data: bytes) -> tuple[int, float]:
     """The bare engine on one page: decode and recognize, nothing else."""
     worker_engine().recognize(decode(data, 10**9))
-    return os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return os.getpid(), peak_rss_mb()
 
 
 def _warm(executor: ProcessPoolExecutor, workers: int, fn, arg) -> None:
